@@ -1,0 +1,5 @@
+"""``python -m libdib`` runs the command line."""
+
+from libdib.entrypoints.cli import main
+
+main()

@@ -1,0 +1,157 @@
+"""In-memory datasets and records: the same behaviour as the SQL adapters, over dicts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
+from libdib.domain.datasets import DatasetGone, NaturalKey, RecordExists, natural_key
+from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
+
+if TYPE_CHECKING:
+    from libdib.adapters.memory.store import MemoryState
+
+DATASETS = "datasets"
+RECORDS = "income_records"
+KEYS = "income_record_keys"
+"""The natural key of every record, as the SQL unique index keeps it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredDataset:
+    dataset: Dataset
+    constant_dollar_year: int
+
+
+class _Tables:
+    """The three tables the census repositories share, and the rules that keep them consistent."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self.state = state
+        self.datasets: dict[int, _StoredDataset] = state.table(DATASETS)
+        self.records: dict[int, IncomeRecord] = state.table(RECORDS)
+        self.keys: dict[NaturalKey, int] = state.table(KEYS)
+
+    def insert(self, dataset_id: int, race: str, constant_dollar_year: int, observation: Observation) -> IncomeRecord:
+        key = natural_key(race, observation)
+        if key in self.keys:
+            raise RecordExists(race, observation)
+        record = IncomeRecord(self.state.next_id(RECORDS), dataset_id, race, constant_dollar_year, observation)
+        self.records[record.id] = record
+        self.keys[key] = record.id
+        return record
+
+    def delete_record(self, record_id: int) -> bool:
+        record = self.records.pop(record_id, None)
+        if record is None:
+            return False
+        del self.keys[natural_key(record.race, record.observation)]
+        return True
+
+    def delete_dataset(self, dataset_id: int) -> bool:
+        if self.datasets.pop(dataset_id, None) is None:
+            return False
+        for record_id in [record.id for record in self.records.values() if record.dataset_id == dataset_id]:
+            self.delete_record(record_id)
+        return True
+
+    def matching(self, where: RecordFilter) -> list[IncomeRecord]:
+        """The records ``where`` selects, in id order (the order tables were loaded and rows added)."""
+        found = [
+            record
+            for record in self.records.values()
+            if (where.race is None or record.race == where.race)
+            and (where.population is None or record.observation.population == where.population)
+            and (where.age_range is None or record.observation.age_range == where.age_range)
+            and (where.year is None or record.observation.year == where.year)
+        ]
+        return sorted(found, key=lambda record: record.id)
+
+
+class InMemoryDatasetRepository(DatasetRepository):
+    """Datasets by id, one per race group."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._tables = _Tables(state)
+
+    async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
+        """Drop the race's dataset and records, then store ``table``; ``RecordExists`` on a row listed twice."""
+        tables = self._tables
+        old = await self.get_by_race(table.race)
+        if old is not None:
+            tables.delete_dataset(old.id)
+        dataset = Dataset(
+            id=tables.state.next_id(DATASETS),
+            race=table.race,
+            title=table.title,
+            source=provenance.source,
+            sha256=provenance.sha256,
+            rows=len(table.observations),
+            years=table.years,
+            loaded_at=loaded_at,
+        )
+        tables.datasets[dataset.id] = _StoredDataset(dataset, table.constant_dollar_year)
+        for observation in table.observations:
+            tables.insert(dataset.id, table.race, table.constant_dollar_year, observation)
+        return dataset
+
+    async def list(self) -> list[Dataset]:
+        """Every dataset, by race."""
+        return sorted((stored.dataset for stored in self._tables.datasets.values()), key=lambda dataset: dataset.race)
+
+    async def get(self, dataset_id: int) -> Dataset | None:
+        """The dataset with this id, if any."""
+        stored = self._tables.datasets.get(dataset_id)
+        return None if stored is None else stored.dataset
+
+    async def get_by_race(self, race: str) -> Dataset | None:
+        """The dataset of this race group, if loaded."""
+        return next((stored.dataset for stored in self._tables.datasets.values() if stored.dataset.race == race), None)
+
+    async def delete(self, dataset_id: int) -> bool:
+        """Delete a dataset and its records."""
+        return self._tables.delete_dataset(dataset_id)
+
+
+class InMemoryRecordRepository(RecordRepository):
+    """Records by id; ids grow in table order, as the SQL sequence does under COPY."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._tables = _Tables(state)
+
+    async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
+        """One page of the matching records in table order, and how many match."""
+        found = self._tables.matching(where)
+        return Page(found[offset : offset + limit], len(found), limit, offset)
+
+    async def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
+        """Every matching record in table order."""
+        for record in self._tables.matching(where):
+            yield record
+
+    async def get(self, record_id: int) -> IncomeRecord | None:
+        """The record with this id, if any."""
+        return self._tables.records.get(record_id)
+
+    async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
+        """Append a record to ``dataset``; raises ``RecordExists`` on a duplicate natural key."""
+        stored = self._tables.datasets.get(dataset.id)
+        if stored is None:
+            raise DatasetGone(dataset.race)
+        return self._tables.insert(dataset.id, dataset.race, stored.constant_dollar_year, observation)
+
+    async def delete(self, record_id: int) -> bool:
+        """Delete one record."""
+        return self._tables.delete_record(record_id)
+
+    async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
+        """The records of these races, age bracket and years, in id order."""
+        found = [
+            record
+            for record in self._tables.records.values()
+            if record.race in races and record.observation.age_range == age_range and record.observation.year in years
+        ]
+        return sorted(found, key=lambda record: record.id)

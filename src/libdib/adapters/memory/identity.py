@@ -1,0 +1,170 @@
+"""In-memory users, sessions and login failures: the same behaviour as the SQL adapters, over dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
+from libdib.domain.tokens import AuthSession, Claims
+from libdib.domain.users import NewUser, User, UsernameTaken
+
+if TYPE_CHECKING:
+    from libdib.adapters.memory.store import MemoryState
+
+USERS = "users"
+SESSIONS = "auth_sessions"
+SPENT = "spent_refresh_tokens"
+REVOKED = "revoked_tokens"
+FAILURES = "login_failures"
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredSession:
+    session: AuthSession
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _SpentToken:
+    sid: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    key: str
+    at: datetime
+
+
+class InMemoryUserRepository(UserRepository):
+    """Users by id; names are unique regardless of letter case."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self._users: dict[int, User] = state.table(USERS)
+
+    async def add(self, user: NewUser) -> User:
+        """Store a new user; raises ``UsernameTaken`` when the name exists in any letter case."""
+        if await self.get_by_username(user.username) is not None:
+            raise UsernameTaken(user.username)
+        stored = User(self._state.next_id(USERS), user.username, user.password_hash, user.is_admin, user.created_at)
+        self._users[stored.id] = stored
+        return stored
+
+    async def get(self, user_id: int) -> User | None:
+        """The user with this id, if any."""
+        return self._users.get(user_id)
+
+    async def get_by_username(self, username: str) -> User | None:
+        """The user with this name, compared regardless of letter case."""
+        wanted = username.lower()
+        return next((user for user in self._users.values() if user.username.lower() == wanted), None)
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace a user's password hash."""
+        if user_id in self._users:
+            self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
+
+    async def set_admin(self, user_id: int, is_admin: bool) -> None:
+        """Grant or withdraw the admin role."""
+        if user_id in self._users:
+            self._users[user_id] = replace(self._users[user_id], is_admin=is_admin)
+
+    async def delete(self, user_id: int) -> bool:
+        """Delete a user and, as the SQL foreign keys cascade, their sessions and spent tokens."""
+        if self._users.pop(user_id, None) is None:
+            return False
+        sessions: dict[str, _StoredSession] = self._state.table(SESSIONS)
+        ended = {sid for sid, stored in sessions.items() if stored.session.user_id == user_id}
+        _delete_where(sessions, lambda sid, _: sid in ended)
+        _delete_where(self._state.table(SPENT), lambda _, spent: spent.sid in ended)
+        return True
+
+
+class InMemorySessionRepository(SessionRepository):
+    """Sessions, spent refresh tokens and revoked tokens."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._users: dict[int, User] = state.table(USERS)
+        self._sessions: dict[str, _StoredSession] = state.table(SESSIONS)
+        self._spent: dict[str, _SpentToken] = state.table(SPENT)
+        self._revoked: dict[str, datetime] = state.table(REVOKED)
+
+    async def start(self, session: AuthSession) -> None:
+        """Record a new login session."""
+        self._sessions[session.sid] = _StoredSession(session)
+
+    async def spend_refresh(self, jti: str, sid: str, expires_at: datetime) -> bool:
+        """Mark a refresh token spent; False when it was spent before or its session is gone."""
+        if jti in self._spent or sid not in self._sessions:
+            return False
+        self._spent[jti] = _SpentToken(sid, expires_at)
+        return True
+
+    async def extend(self, sid: str, expires_at: datetime) -> None:
+        """Move a session's expiry."""
+        if sid in self._sessions:
+            stored = self._sessions[sid]
+            self._sessions[sid] = replace(stored, session=replace(stored.session, expires_at=expires_at))
+
+    async def revoke_session(self, sid: str) -> None:
+        """End a session."""
+        if sid in self._sessions:
+            self._sessions[sid] = replace(self._sessions[sid], revoked=True)
+
+    async def revoke_token(self, jti: str, expires_at: datetime) -> None:
+        """Revoke one token until its expiry."""
+        self._revoked.setdefault(jti, expires_at)
+
+    async def active_user(self, claims: Claims) -> User | None:
+        """The token's user when the user exists, its session is live and the token not revoked."""
+        stored = self._sessions.get(claims.sid)
+        if stored is None or stored.revoked or stored.session.user_id != claims.user_id or claims.jti in self._revoked:
+            return None
+        return self._users.get(claims.user_id)
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete sessions (with their spent tokens), spent and revoked tokens that expired before ``now``."""
+        expired = {sid for sid, stored in self._sessions.items() if stored.session.expires_at < now}
+        purged = _delete_where(self._sessions, lambda sid, _: sid in expired)
+        _delete_where(self._spent, lambda _, spent: spent.sid in expired)  # the cascade, uncounted as in SQL
+        purged += _delete_where(self._spent, lambda _, spent: spent.expires_at < now)
+        return purged + _delete_where(self._revoked, lambda _, expires_at: expires_at < now)
+
+
+class InMemoryLoginFailureRepository(LoginFailureRepository):
+    """Failed logins by throttle key."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self._failures: dict[int, _Failure] = state.table(FAILURES)
+
+    async def record(self, key: str, at: datetime) -> None:
+        """Remember one failed attempt."""
+        self._failures[self._state.next_id(FAILURES)] = _Failure(key, at)
+
+    async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many failures of ``key`` came after ``since``, and the oldest of them."""
+        times = [failure.at for failure in self._failures.values() if failure.key == key and failure.at > since]
+        return len(times), min(times, default=None)
+
+    async def clear(self, key: str) -> None:
+        """Forget the failures of ``key``."""
+        _delete_where(self._failures, lambda _, failure: failure.key == key)
+
+    async def purge_before(self, before: datetime) -> int:
+        """Delete failures older than ``before``."""
+        return _delete_where(self._failures, lambda _, failure: failure.at < before)
+
+
+def _delete_where(table: dict[K, V], doomed: Callable[[K, V], bool]) -> int:
+    """Delete the rows for which ``doomed(key, value)`` holds; returns how many."""
+    keys = [key for key, value in table.items() if doomed(key, value)]
+    for key in keys:
+        del table[key]
+    return len(keys)

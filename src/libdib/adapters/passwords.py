@@ -1,0 +1,95 @@
+"""Password hashing with passlib (libpass): argon2id, legacy bcrypt upgraded on login; and zxcvbn strength."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+from passlib.context import CryptContext
+from zxcvbn import zxcvbn
+
+from libdib.domain.errors import Unavailable
+from libdib.domain.ports import PasswordHasher, PasswordStrength
+
+T = TypeVar("T")
+BCRYPT_MAX_BYTES = 72
+"""bcrypt only ever used the first 72 bytes; bcrypt 5 raises instead of truncating (LIBRARY-NOTES §6)."""
+DEFAULT_WAIT_SECONDS = 5.0
+STRENGTH_INPUT_LIMIT = 128
+"""zxcvbn's matching grows fast with length (and it raises past 72 characters unless told otherwise);
+the policy allows no longer passwords anyway."""
+
+
+def default_concurrency() -> int:
+    """One hash per CPU core.
+
+    argon2 releases the GIL, so each worker thread keeps one core busy; more threads would not hash faster,
+    they would only add 64 MiB of argon2 memory each and starve the event loop of CPU.
+    """
+    return max(1, os.cpu_count() or 1)
+
+
+class PasslibPasswordHasher(PasswordHasher):
+    """argon2id (RFC 9106 defaults) for new hashes; bcrypt hashes still verify and are replaced on login.
+
+    Every hash runs in a worker thread, at most ``max_concurrency`` at once; a caller that waits longer
+    than ``wait_seconds`` for a slot gets ``Unavailable`` (503) instead of queueing without bound.
+    """
+
+    def __init__(self, max_concurrency: int | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+        self._context = CryptContext(schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"])
+        self._limiter = anyio.CapacityLimiter(max_concurrency or default_concurrency())
+        self._wait_seconds = wait_seconds
+        # A real hash of a random password, so a login for an unknown user costs one real verification.
+        self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        """A new argon2id hash of ``password``."""
+        return await self._off_loop(self._context.hash, password)
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        """Whether ``password`` matches; for a match against an outdated hash, also its argon2id hash."""
+        return await self._off_loop(self._verify, password, password_hash)
+
+    async def dummy_verify(self) -> None:
+        """Spend one argon2 verification (for unknown users)."""
+        await self._off_loop(self._verify, secrets.token_urlsafe(16), self._dummy_hash)
+
+    def _verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        scheme = self._context.identify(password_hash, required=False)
+        if scheme is None:
+            return False, None
+        secret = password.encode()[:BCRYPT_MAX_BYTES] if scheme == "bcrypt" else password
+        try:
+            matches = self._context.verify(secret, password_hash)
+        except (ValueError, TypeError):  # a corrupt stored hash or a password over passlib's size limit
+            return False, None
+        if matches and self._context.needs_update(password_hash):
+            return True, self._context.hash(password)  # the FULL password, not the truncated bcrypt input
+        return matches, None
+
+    async def _off_loop(self, work: Callable[..., T], *args: str) -> T:
+        try:
+            with anyio.fail_after(self._wait_seconds):
+                await self._limiter.acquire()
+        except TimeoutError:
+            raise Unavailable("password hashing is busy; try again in a few seconds") from None
+        try:
+            return await anyio.to_thread.run_sync(work, *args)
+        finally:
+            self._limiter.release()
+
+
+class ZxcvbnPasswordStrength(PasswordStrength):
+    """zxcvbn's score, and its warning and suggestions as advice."""
+
+    def estimate(self, password: str, user_inputs: Sequence[str]) -> tuple[int, str]:
+        """Score 0 to 4 and advice, considering words the user is known by (their username)."""
+        result = zxcvbn(password[:STRENGTH_INPUT_LIMIT], user_inputs=list(user_inputs), max_length=STRENGTH_INPUT_LIMIT)
+        feedback = result.get("feedback", {})
+        advice = [feedback.get("warning") or "", *feedback.get("suggestions", [])]
+        return int(result["score"]), " ".join(part.strip() for part in advice if part and part.strip())

@@ -1,0 +1,1 @@
+"""PostgreSQL and SQLite adapters over SQLAlchemy 2 (async)."""

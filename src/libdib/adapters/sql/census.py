@@ -1,0 +1,236 @@
+"""Datasets and records in SQL: Core statements mapped to domain objects, and COPY for bulk loads on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+import asyncpg
+from sqlalchemy import ColumnElement, CursorResult, Row, Select, Table, delete, func, insert, literal, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libdib.adapters.sql.tables import DatasetRow, RecordRow
+from libdib.adapters.sql.violations import Violation, violated
+from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
+from libdib.domain.datasets import DatasetGone, RecordExists
+from libdib.domain.errors import Conflict
+from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
+
+datasets: Table = DatasetRow.__table__  # type: ignore[assignment]
+records: Table = RecordRow.__table__  # type: ignore[assignment]
+
+DATASET_COLUMNS = (
+    datasets.c.id,
+    datasets.c.race,
+    datasets.c.title,
+    datasets.c.source,
+    datasets.c.sha256,
+    datasets.c.rows,
+    datasets.c.first_year,
+    datasets.c.last_year,
+    datasets.c.loaded_at,
+)
+STORED_COLUMNS = ("dataset_id", "race", "constant_dollar_year", *Observation._fields)
+"""Every column a record is written with (the id comes from the sequence), in the order rows are built."""
+RECORD_COLUMNS = (records.c.id, *(records.c[name] for name in STORED_COLUMNS))
+"""What a record is read with: id, dataset_id, race, constant_dollar_year, then the observation's fields."""
+OBSERVATION_COLUMNS = slice(4, 4 + len(Observation._fields))
+INSERT_CHUNK = 5000
+"""Rows per executemany where COPY is not available (SQLite)."""
+STREAM_BATCH = 2000
+LOAD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('libdib.datasets'), hashtext(:race))"
+"""Loads of one race group take turns: the second replaces what the first committed, instead of failing on it."""
+
+
+def _dataset(row: Row[*tuple[Any, ...]]) -> Dataset:
+    return Dataset(
+        id=row.id,
+        race=row.race,
+        title=row.title,
+        source=row.source,
+        sha256=row.sha256,
+        rows=row.rows,
+        years=(row.first_year, row.last_year),
+        loaded_at=row.loaded_at,
+    )
+
+
+def _record(row: Row[*tuple[Any, ...]]) -> IncomeRecord:
+    observation = tuple.__new__(Observation, row[OBSERVATION_COLUMNS])
+    return IncomeRecord(row[0], row[1], row[2], row[3], observation)
+
+
+def _where(where: RecordFilter) -> list[ColumnElement[bool]]:
+    """The conditions of a filter; race, age range and year lead the natural-key index."""
+    wanted = {"race": where.race, "population": where.population, "age_range": where.age_range, "year": where.year}
+    return [records.c[name] == value for name, value in wanted.items() if value is not None]
+
+
+def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class SqlDatasetRepository(DatasetRepository):
+    """Datasets in ``datasets``; their rows in ``income_records``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
+        """Delete the race's dataset and records, insert the new dataset, then bulk-insert its rows."""
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            await self._session.execute(text(LOAD_LOCK), {"race": table.race})
+        await self._drop(datasets.c.race == table.race, records.c.race == table.race)
+        first_year, last_year = table.years
+        statement = (
+            insert(datasets)
+            .values(
+                race=table.race,
+                title=table.title,
+                source=provenance.source,
+                sha256=provenance.sha256,
+                rows=len(table.observations),
+                first_year=first_year,
+                last_year=last_year,
+                constant_dollar_year=table.constant_dollar_year,
+                loaded_at=loaded_at,
+            )
+            .returning(*DATASET_COLUMNS)
+        )
+        dataset = _dataset((await self._session.execute(statement)).one())
+        head = (dataset.id, table.race, table.constant_dollar_year)
+        rows = (head + observation for observation in table.observations)
+        await (self._copy(table.race, rows) if postgres else self._insert(table.race, rows))
+        return dataset
+
+    async def list(self) -> list[Dataset]:
+        """Every dataset, by race."""
+        result = await self._session.execute(select(*DATASET_COLUMNS).order_by(datasets.c.race))
+        return [_dataset(row) for row in result]
+
+    async def get(self, dataset_id: int) -> Dataset | None:
+        """The dataset with this id, if any."""
+        return await self._one(datasets.c.id == dataset_id)
+
+    async def get_by_race(self, race: str) -> Dataset | None:
+        """The dataset of this race group, if loaded."""
+        return await self._one(datasets.c.race == race)
+
+    async def delete(self, dataset_id: int) -> bool:
+        """Delete a dataset and its records."""
+        return await self._drop(datasets.c.id == dataset_id, records.c.dataset_id == dataset_id)
+
+    async def _one(self, condition: ColumnElement[bool]) -> Dataset | None:
+        row = (await self._session.execute(select(*DATASET_COLUMNS).where(condition))).one_or_none()
+        return None if row is None else _dataset(row)
+
+    async def _drop(self, dataset: ColumnElement[bool], its_records: ColumnElement[bool]) -> bool:
+        """Delete records, then their dataset: explicitly, so it works without the cascade (SQLite's pragma)."""
+        await self._session.execute(delete(records).where(its_records))
+        result: CursorResult[Any] = await self._session.execute(delete(datasets).where(dataset))  # type: ignore[assignment]
+        return result.rowcount > 0
+
+    async def _copy(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """COPY the rows on the session's own connection, inside its transaction (LIBRARY-NOTES §5)."""
+        connection = await (await self._session.connection()).get_raw_connection()
+        driver: asyncpg.Connection = connection.driver_connection
+        try:
+            await driver.copy_records_to_table(records.name, records=rows, columns=STORED_COLUMNS)
+        except asyncpg.UniqueViolationError as error:
+            raise Conflict(f"the table of race {race!r} lists a row twice ({error.detail})") from None
+
+    async def _insert(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Insert the rows in chunks of ``executemany`` (SQLite has no COPY)."""
+        try:
+            for chunk in _chunks(rows, INSERT_CHUNK):
+                await self._session.execute(
+                    insert(records), [dict(zip(STORED_COLUMNS, row, strict=True)) for row in chunk]
+                )
+        except IntegrityError as error:
+            if violated(error) is Violation.UNIQUE:
+                raise Conflict(f"the table of race {race!r} lists a row twice") from None
+            raise
+
+
+class SqlRecordRepository(RecordRepository):
+    """Records in ``income_records``; ids follow table order."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
+        """One statement for the page and the total, so both come from one snapshot."""
+        conditions = _where(where)
+        total = select(func.count()).select_from(records).where(*conditions).scalar_subquery()
+        statement = select(*RECORD_COLUMNS, total.label("total")).where(*conditions)
+        ordered = statement.order_by(records.c.id).limit(limit).offset(offset)
+        rows = (await self._session.execute(ordered)).all()
+        if rows:
+            return Page([_record(row) for row in rows], rows[0].total, limit, offset)
+        # Past the last row (or none match) the page carries no total, so count alone.
+        count = (await self._session.execute(select(total))).scalar_one()
+        return Page([], count, limit, offset)
+
+    async def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
+        """Every matching record in table order, fetched in batches through a server-side cursor."""
+        statement = self._select().where(*_where(where)).order_by(records.c.id)
+        result = await self._session.stream(statement.execution_options(yield_per=STREAM_BATCH))
+        async for row in result:
+            yield _record(row)
+
+    async def get(self, record_id: int) -> IncomeRecord | None:
+        """The record with this id, if any."""
+        row = (await self._session.execute(self._select().where(records.c.id == record_id))).one_or_none()
+        return None if row is None else _record(row)
+
+    async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
+        """Insert a record into ``dataset``; ``RecordExists`` on the natural key, ``DatasetGone`` if it was dropped.
+
+        ``INSERT ... SELECT`` from the dataset's row copies its race and constant-dollar year, and inserts
+        nothing when the dataset is gone.
+        """
+        values = (
+            literal(value, records.c[name].type) for name, value in zip(Observation._fields, observation, strict=True)
+        )
+        source = select(datasets.c.id, datasets.c.race, datasets.c.constant_dollar_year, *values)
+        statement = (
+            insert(records)
+            .from_select(STORED_COLUMNS, source.where(datasets.c.id == dataset.id))
+            .returning(*RECORD_COLUMNS)
+        )
+        try:
+            row = (await self._session.execute(statement)).one_or_none()
+        except IntegrityError as error:
+            violation = violated(error)
+            if violation is Violation.UNIQUE:
+                raise RecordExists(dataset.race, observation) from None
+            if violation is Violation.FOREIGN_KEY:  # deleted by a transaction that committed after our snapshot
+                raise DatasetGone(dataset.race) from None
+            raise
+        if row is None:
+            raise DatasetGone(dataset.race)
+        return _record(row)
+
+    async def delete(self, record_id: int) -> bool:
+        """Delete one record."""
+        result: CursorResult[Any] = await self._session.execute(delete(records).where(records.c.id == record_id))  # type: ignore[assignment]
+        return result.rowcount > 0
+
+    async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
+        """One indexed query (race, age range, year lead the natural key) in id order."""
+        statement = (
+            self._select()
+            .where(records.c.race.in_(races), records.c.age_range == age_range, records.c.year.in_(years))
+            .order_by(records.c.id)
+        )
+        return [_record(row) for row in await self._session.execute(statement)]
+
+    @staticmethod
+    def _select() -> Select[Any]:
+        return select(*RECORD_COLUMNS)

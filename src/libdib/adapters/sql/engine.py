@@ -1,0 +1,57 @@
+"""Engines and session factories for PostgreSQL (asyncpg) and the embedded SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+CONNECT_TIMEOUT_SECONDS = 5
+"""asyncpg waits 60 s for a connection by default; a request should fail fast instead."""
+
+
+def create_engine(url: str, pool_size: int = 10, *, pooled: bool = True) -> AsyncEngine:
+    """An async engine for ``url`` with the settings each backend needs; ``pooled=False`` for one-off work."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    pool: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": CONNECT_TIMEOUT_SECONDS}
+        if pooled
+        else {"poolclass": NullPool}
+    )
+    return create_async_engine(
+        url,
+        **pool,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "command_timeout": 60,
+            # JIT compilation costs more than it saves on libdib's short indexed queries.
+            "server_settings": {"application_name": "libdib", "jit": "off"},
+        },
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit, so repositories can map rows afterwards."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Enforce foreign keys and let several workers share the file (WAL, wait on locks)."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()

@@ -1,0 +1,209 @@
+"""Users, sessions and login failures in SQL, with Core statements (no ORM identity map on the hot path)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CursorResult,
+    Delete,
+    Insert,
+    Row,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libdib.adapters.sql.tables import LoginFailureRow, RevokedTokenRow, SessionRow, SpentRefreshTokenRow, UserRow
+from libdib.adapters.sql.violations import Violation, violated
+from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
+from libdib.domain.tokens import AuthSession, Claims
+from libdib.domain.users import NewUser, User, UsernameTaken
+
+users: Table = UserRow.__table__  # type: ignore[assignment]
+sessions: Table = SessionRow.__table__  # type: ignore[assignment]
+spent: Table = SpentRefreshTokenRow.__table__  # type: ignore[assignment]
+revoked: Table = RevokedTokenRow.__table__  # type: ignore[assignment]
+failures: Table = LoginFailureRow.__table__  # type: ignore[assignment]
+
+USER_COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.is_admin, users.c.created_at)
+
+
+def _user(row: Row[*tuple[Any, ...]]) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        is_admin=row.is_admin,
+        created_at=row.created_at,
+    )
+
+
+def _insert_or_ignore(session: AsyncSession, table: Table) -> Any:
+    """An ``INSERT ... ON CONFLICT DO NOTHING`` for the session's dialect (both support it)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def _count(session: AsyncSession, statement: Delete | Insert) -> int:
+    result: CursorResult[Any] = await session.execute(statement)  # type: ignore[assignment]
+    return max(result.rowcount, 0)
+
+
+class SqlUserRepository(UserRepository):
+    """Users in the ``users`` table; names unique by ``lower(username)``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, user: NewUser) -> User:
+        """Insert a user; raises ``UsernameTaken`` on the case-insensitive unique index."""
+        statement = (
+            insert(users)
+            .values(
+                username=user.username,
+                password_hash=user.password_hash,
+                is_admin=user.is_admin,
+                created_at=user.created_at,
+            )
+            .returning(*USER_COLUMNS)
+        )
+        try:
+            row = (await self._session.execute(statement)).one()
+        except IntegrityError as error:
+            if violated(error) is Violation.UNIQUE:
+                raise UsernameTaken(user.username) from None
+            raise
+        return _user(row)
+
+    async def get(self, user_id: int) -> User | None:
+        """The user with this id, if any."""
+        row = (await self._session.execute(select(*USER_COLUMNS).where(users.c.id == user_id))).one_or_none()
+        return None if row is None else _user(row)
+
+    async def get_by_username(self, username: str) -> User | None:
+        """The user with this name in any letter case (uses the ``lower(username)`` index)."""
+        statement = select(*USER_COLUMNS).where(func.lower(users.c.username) == username.lower())
+        row = (await self._session.execute(statement)).one_or_none()
+        return None if row is None else _user(row)
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace a user's password hash."""
+        await self._session.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+    async def set_admin(self, user_id: int, is_admin: bool) -> None:
+        """Grant or withdraw the admin role."""
+        await self._session.execute(update(users).where(users.c.id == user_id).values(is_admin=is_admin))
+
+    async def delete(self, user_id: int) -> bool:
+        """Delete a user; the foreign keys cascade to their sessions and spent tokens."""
+        return await _count(self._session, delete(users).where(users.c.id == user_id)) > 0
+
+
+class SqlSessionRepository(SessionRepository):
+    """Sessions in ``auth_sessions``, with ``spent_refresh_tokens`` and ``revoked_tokens``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def start(self, session: AuthSession) -> None:
+        """Insert a new session."""
+        await self._session.execute(
+            insert(sessions).values(
+                sid=session.sid,
+                user_id=session.user_id,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+                revoked=False,
+            ),
+        )
+
+    async def spend_refresh(self, jti: str, sid: str, expires_at: datetime) -> bool:
+        """Insert the spent token if it is new and its session exists, atomically; False otherwise.
+
+        Two concurrent refreshes with one token both reach the primary key: the second waits for the first
+        to commit, then inserts nothing, so exactly one of them wins.
+        """
+        row = select(literal(jti), literal(sid), literal(expires_at, spent.c.expires_at.type)).where(
+            exists().where(sessions.c.sid == sid),
+        )
+        statement = (
+            _insert_or_ignore(self._session, spent)
+            .from_select(["jti", "sid", "expires_at"], row)
+            .on_conflict_do_nothing(index_elements=[spent.c.jti])
+            .returning(spent.c.jti)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def extend(self, sid: str, expires_at: datetime) -> None:
+        """Move a session's expiry."""
+        await self._session.execute(update(sessions).where(sessions.c.sid == sid).values(expires_at=expires_at))
+
+    async def revoke_session(self, sid: str) -> None:
+        """Mark a session revoked; it stays until it expires, so its tokens keep being refused."""
+        await self._session.execute(update(sessions).where(sessions.c.sid == sid).values(revoked=True))
+
+    async def revoke_token(self, jti: str, expires_at: datetime) -> None:
+        """Record one revoked token (revoking it twice is harmless)."""
+        statement = (
+            _insert_or_ignore(self._session, revoked)
+            .values(jti=jti, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=[revoked.c.jti])
+        )
+        await self._session.execute(statement)
+
+    async def active_user(self, claims: Claims) -> User | None:
+        """One SELECT: the user, joined to a live session of theirs, when the token is not revoked."""
+        statement = (
+            select(*USER_COLUMNS)
+            .join(sessions, and_(sessions.c.user_id == users.c.id, sessions.c.sid == claims.sid))
+            .where(
+                users.c.id == claims.user_id,
+                sessions.c.revoked.is_(False),
+                ~exists().where(revoked.c.jti == claims.jti),
+            )
+        )
+        row = (await self._session.execute(statement)).one_or_none()
+        return None if row is None else _user(row)
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete expired sessions (cascading to their spent tokens), spent and revoked tokens."""
+        purged = 0
+        for table in (sessions, spent, revoked):
+            purged += await _count(self._session, delete(table).where(table.c.expires_at < now))
+        return purged
+
+
+class SqlLoginFailureRepository(LoginFailureRepository):
+    """Failed logins in ``login_failures``, indexed by (key, at)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, key: str, at: datetime) -> None:
+        """Insert one failure."""
+        await self._session.execute(insert(failures).values(key=key, at=at))
+
+    async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """Count the failures of ``key`` after ``since`` and find the oldest, in one query."""
+        statement = select(func.count(), func.min(failures.c.at)).where(failures.c.key == key, failures.c.at > since)
+        count, oldest = (await self._session.execute(statement)).one()
+        return int(count), oldest
+
+    async def clear(self, key: str) -> None:
+        """Delete the failures of ``key``."""
+        await self._session.execute(delete(failures).where(failures.c.key == key))
+
+    async def purge_before(self, before: datetime) -> int:
+        """Delete failures older than ``before``."""
+        return await _count(self._session, delete(failures).where(failures.c.at < before))

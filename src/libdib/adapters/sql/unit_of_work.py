@@ -1,0 +1,57 @@
+"""One database transaction over every repository."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
+from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
+from libdib.domain.errors import Unavailable
+from libdib.domain.ports import UnitOfWork
+
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+"""What a database that is down, restarting or out of connections raises."""
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """A session and its transaction; repositories share it. Unreachable databases become ``Unavailable``."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        self.users = SqlUserRepository(self._session)
+        self.sessions = SqlSessionRepository(self._session)
+        self.login_failures = SqlLoginFailureRepository(self._session)
+        self.datasets = SqlDatasetRepository(self._session)
+        self.records = SqlRecordRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._session.rollback()
+            await self._session.close()
+        except UNREACHABLE:
+            pass  # the connection is gone already; the pool will replace it
+        if isinstance(exc, UNREACHABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            raise Unavailable("the database is not reachable; try again shortly") from exc
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        await self._session.commit()
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1``."""
+        await self._session.execute(text("SELECT 1"))

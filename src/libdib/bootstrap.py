@@ -1,0 +1,143 @@
+"""The composition root: the one place that names concrete adapters and wires the services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libdib.adapters.clock import SystemClock
+from libdib.adapters.jwt_codec import PyJwtTokenCodec
+from libdib.adapters.memory.store import InMemoryStore
+from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
+from libdib.adapters.sources import WorkbookFetcher
+from libdib.adapters.sql.engine import create_engine, create_session_factory
+from libdib.adapters.sql.migrate import upgrade
+from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
+from libdib.adapters.workbook import PolarsWorkbookReader
+from libdib.config import Settings
+from libdib.domain.comparisons import ComparisonService
+from libdib.domain.datasets import DatasetService
+from libdib.domain.errors import DomainError
+from libdib.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from libdib.domain.tokens import TokenService
+from libdib.domain.users import UserService
+
+Backend = Literal["sql", "memory"]
+PURGE_INTERVAL_SECONDS = 600
+UNPACKED_WORKBOOK_LIMIT = 20
+"""A workbook may unzip to at most this many times the upload limit (a guard against zip bombs)."""
+
+logger = logging.getLogger("libdib")
+
+
+class _SqlStore:
+    """Owns the engine: made when the services start, disposed when they stop (on the running loop)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._sessions: dict[bool, async_sessionmaker[AsyncSession]] = {}
+        """Session factories by ``read_only``; empty until the store runs."""
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        engine = create_engine(self.url)
+        self._sessions = {
+            False: create_session_factory(engine),
+            # The same pool; AUTOCOMMIT means no BEGIN and ROLLBACK around a single read.
+            True: create_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT")),
+        }
+        try:
+            yield
+        finally:
+            self._sessions = {}
+            await engine.dispose()
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        if not self._sessions:
+            raise RuntimeError("the services are not running: use `async with services.running()`")
+        return SqlUnitOfWork(self._sessions[read_only])
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the entry points call, ready to use inside ``running()``."""
+
+    settings: Settings
+    users: UserService
+    tokens: TokenService
+    datasets: DatasetService
+    comparisons: ComparisonService
+    unit_of_work: UnitOfWorkFactory
+    running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
+
+    async def ping(self) -> None:
+        """Reach the database once; raises ``Unavailable`` when it does not answer."""
+        async with self.unit_of_work() as uow:
+            await uow.ping()
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the configured database to the latest schema (synchronous; call before serving)."""
+    upgrade(settings.database_url)
+
+
+def build_services(
+    settings: Settings,
+    backend: Backend = "sql",
+    hasher: PasswordHasher | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    """Wire the services for ``settings``; tests pass ``backend="memory"`` and a fast hasher or fixed clock."""
+    clock = clock or SystemClock()
+    hasher = hasher or PasslibPasswordHasher()
+    unit_of_work: UnitOfWorkFactory
+    if backend == "memory":
+        unit_of_work = InMemoryStore().unit_of_work
+
+        running: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext
+    else:
+        sql = _SqlStore(settings.database_url)
+        unit_of_work = sql.unit_of_work
+        running = sql.running
+    users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock)
+    tokens = TokenService(
+        uow=unit_of_work,
+        codec=PyJwtTokenCodec(settings.jwt_secret),
+        hasher=hasher,
+        clock=clock,
+        access_ttl=settings.access_token_ttl,
+        refresh_ttl=settings.refresh_token_ttl,
+    )
+    datasets = DatasetService(
+        uow=unit_of_work,
+        reader=PolarsWorkbookReader(max_unpacked_bytes=settings.max_upload_bytes * UNPACKED_WORKBOOK_LIMIT),
+        source=WorkbookFetcher(timeout_seconds=settings.download_timeout, max_bytes=settings.max_upload_bytes),
+        clock=clock,
+        default_locations=settings.census_source,
+    )
+    return Services(
+        settings=settings,
+        users=users,
+        tokens=tokens,
+        datasets=datasets,
+        comparisons=ComparisonService(uow=unit_of_work),
+        unit_of_work=unit_of_work,
+        running=running,
+    )
+
+
+async def purge_periodically(services: Services, interval: float = PURGE_INTERVAL_SECONDS) -> None:
+    """Delete expired sessions, token records and old login failures, so the tables stay bounded."""
+    while True:
+        try:
+            purged = await services.tokens.purge_expired()
+            logger.info("purged expired auth rows", extra={"rows": purged})
+        except DomainError as exc:
+            logger.warning("purge skipped: %s", exc)
+        await asyncio.sleep(interval)

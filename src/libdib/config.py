@@ -1,0 +1,149 @@
+"""Settings: read once from the environment and ``.env``, validated, then passed down.
+
+Nothing imports a global settings object; ``Settings.load()`` is called by the entry points.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from dotenv import dotenv_values
+
+PREFIX = "LIBDIB_"
+DEVELOPMENT_JWT_SECRET = "libdib-development-key-do-not-use-in-production-0123456789"  # noqa: S105
+"""The key ``.env`` carries for development; production refuses it."""
+MIN_JWT_SECRET_LENGTH = 32
+"""RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits)."""
+CENSUS_P8_URLS = tuple(
+    f"https://www2.census.gov/programs-surveys/cps/tables/time-series/historical-income-people/p08{code}.xlsx"
+    for code in ("ar", "w", "wnh", "b", "a", "h")
+)
+"""The Census Bureau's published P-8 workbooks: all races, white, white not Hispanic, black, Asian, Hispanic."""
+SCALAR_JS_URL = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.72.1/dist/browser/standalone.js"
+MIB = 1024 * 1024
+
+
+class Environment(enum.StrEnum):
+    """Where libdib runs; production is strict about secrets and storage."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """A setting has a value libdib cannot use; the message names the variable."""
+
+
+Seconds = Annotated[int, msgspec.Meta(ge=1, le=365 * 24 * 3600)]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every setting libdib reads, typed. Field ``x`` comes from ``LIBDIB_X``."""
+
+    database_url: str = "sqlite+aiosqlite:///var/libdib.sqlite3"
+    """SQLAlchemy async URL; the default is an embedded SQLite file under the working directory."""
+    jwt_secret: str = ""
+    """HS256 signing key, at least 32 characters."""
+    env: Environment = Environment.DEVELOPMENT
+    """``production`` refuses the development key and SQLite."""
+    access_token_ttl: Seconds = 1800
+    """Lifetime of an access token, in seconds."""
+    refresh_token_ttl: Seconds = 3600
+    """Lifetime of a refresh token (and so of an idle session), in seconds."""
+    census_source: tuple[str, ...] = CENSUS_P8_URLS
+    """Workbook paths, directories or http(s) URLs that ``load`` reads."""
+    admin_username: str | None = None
+    """With ``admin_password``, an admin account that exists after start."""
+    admin_password: str | None = None
+    """The password of the admin account (used only to create it)."""
+    allow_signup: bool = True
+    """Whether anyone may create an account with ``POST /users``."""
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * MIB)] = 10 * MIB
+    """The largest workbook accepted, uploaded or downloaded."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser."""
+    download_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    """Seconds a workbook download may take."""
+    log_level: str = "INFO"
+    """Level of the structured logs."""
+    scalar_js_url: str = SCALAR_JS_URL
+    """Where the docs page loads Scalar from (a local ``/static/...`` path in the container)."""
+    static_dir: str | None = None
+    """A directory served under ``/static`` (the container puts the Scalar bundle there)."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite kind."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+        """Read ``LIBDIB_*`` from ``env_file`` then ``environ`` (which wins), and validate."""
+        raw: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            raw.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        raw.update(os.environ if environ is None else environ)
+        return cls.from_mapping(raw)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, str]) -> Settings:
+        """Build settings from ``LIBDIB_*`` variables; raise ``SettingsError`` naming a bad one."""
+        fields = {f.name for f in msgspec.structs.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = key.removeprefix(PREFIX).lower()
+            if key.startswith(PREFIX) and name in fields and value != "":
+                values[name] = _split(value) if name in {"census_source", "cors_origins"} else value
+        try:
+            settings = msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(_name_the_variable(str(exc))) from None
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse combinations no deployment should run with."""
+        if not self.database_url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL: expected postgresql+asyncpg://user:password@host:5432/db"
+                f" or sqlite+aiosqlite:///path, got {_redact(self.database_url)!r}",
+            )
+        if len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+            raise SettingsError(
+                f"{PREFIX}JWT_SECRET: expected a random key of at least {MIN_JWT_SECRET_LENGTH} characters"
+                f" (got {len(self.jwt_secret)}); generate one with:"
+                " python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+            )
+        if self.env is Environment.PRODUCTION and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
+            raise SettingsError(f"{PREFIX}JWT_SECRET: production refuses the development key from .env; set your own")
+        if self.env is Environment.PRODUCTION and self.is_sqlite:
+            raise SettingsError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL, not SQLite")
+        if (self.admin_username is None) != (self.admin_password is None):
+            raise SettingsError(f"{PREFIX}ADMIN_USERNAME and {PREFIX}ADMIN_PASSWORD: set both or neither")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _name_the_variable(message: str) -> str:
+    """Turn msgspec's ``Expected int, got str - at `$.access_token_ttl``` into a message naming the variable."""
+    text, _, path = message.partition(" - at `$.")
+    if not path:
+        return message
+    field = path.split("`")[0].split("[")[0]
+    return f"{PREFIX}{field.upper()}: {text}"
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest

@@ -1,0 +1,1 @@
+"""The business core: entities, rules and the ports they need. Plain Python only."""

@@ -1,0 +1,344 @@
+"""Datasets: loading P-8 workbooks atomically, and the records they hold (list, export, add, delete)."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from libdib.domain.census import (
+    KNOWN_RACES,
+    MAX_YEAR,
+    MIN_YEAR,
+    AgeBracket,
+    CensusTable,
+    Dataset,
+    IncomeRecord,
+    Observation,
+)
+from libdib.domain.errors import Conflict, InvalidInput, NotFound, WorkbookInvalid
+from libdib.domain.ports import (
+    Clock,
+    Page,
+    Provenance,
+    RecordFilter,
+    UnitOfWorkFactory,
+    Workbook,
+    WorkbookReader,
+    WorkbookSource,
+)
+
+MAX_PAGE_SIZE = 1000
+LARGEST_NUMBER = 2**31 - 1
+"""The number columns are 32-bit integers."""
+MAX_POPULATION_LENGTH = 200
+FOOTNOTE = re.compile(r"^\d{1,20}$")
+NUMBER_FIELDS = Observation._fields[4:]
+
+NaturalKey = tuple[str, str, int, str, str]
+"""Race, age range, year, population and footnote (``""`` for none): what makes a record unique."""
+ReadTable = tuple[CensusTable, Provenance]
+"""A workbook's table, checked, and where it came from."""
+
+
+class RecordExists(Conflict):
+    """A record with the same race, population, age range, year and footnote exists."""
+
+    def __init__(self, race: str, observation: Observation) -> None:
+        super().__init__(
+            f"a record for race {race!r}, population {observation.population!r}, age range"
+            f" {observation.age_range}, year {describe_year(observation)} exists already",
+        )
+
+
+class DatasetGone(Conflict):
+    """The dataset a record was being added to was deleted or replaced meanwhile."""
+
+    def __init__(self, race: str) -> None:
+        super().__init__(f"the dataset of race {race!r} was deleted or replaced meanwhile; try again")
+
+
+class NoDatasetLoaded(InvalidInput):
+    """A record was added for a race group whose table is not loaded."""
+
+
+class LoadStage(enum.StrEnum):
+    """How far a workbook has got in a load."""
+
+    FETCHED = "fetched"
+    READ = "read"
+    STORED = "stored"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadEvent:
+    """Progress of a load: workbook ``index`` of ``total`` reached ``stage`` (with its size or row count)."""
+
+    stage: LoadStage
+    workbook: str
+    index: int
+    total: int
+    size: int = 0
+    rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What a load stored: the datasets it replaced or created, and their rows in total."""
+
+    datasets: list[Dataset]
+    rows: int
+
+
+def describe_year(observation: Observation) -> str:
+    """The year as the table writes it: ``2017 (40)`` for a footnoted estimate."""
+    return f"{observation.year} ({observation.footnote})" if observation.footnote else str(observation.year)
+
+
+def natural_key(race: str, observation: Observation) -> NaturalKey:
+    """The key no two records may share."""
+    return (race, observation.age_range, observation.year, observation.population, observation.footnote or "")
+
+
+def is_plain_text(text: str) -> bool:
+    """Whether ``text`` has no control characters (NUL, line breaks) or lone surrogates, which no store keeps."""
+    return not any(unicodedata.category(character) in {"Cc", "Cs"} for character in text)
+
+
+def check_race(race: str, field: str = "race") -> str:
+    """The race group key in lower case, if the Census Bureau publishes a P-8 table for it; else ``InvalidInput``."""
+    key = race.strip().lower()
+    if key not in KNOWN_RACES:
+        raise InvalidInput(f"{field}: {race!r} is not a known race group; use one of {', '.join(KNOWN_RACES)}")
+    return key
+
+
+def check_year(year: int, field: str = "year") -> int:
+    """``year`` if the tables can hold it; else ``InvalidInput`` naming ``field``."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidInput(f"{field}: {year} is outside {MIN_YEAR} to {MAX_YEAR}")
+    return year
+
+
+def check_age_range(age_range: str, field: str = "age_range") -> AgeBracket:
+    """The age bracket named ``age_range``; else ``InvalidInput`` naming ``field`` and the seven brackets."""
+    try:
+        return AgeBracket(age_range)
+    except ValueError:
+        brackets = ", ".join(bracket.value for bracket in AgeBracket)
+        raise InvalidInput(f"{field}: {age_range!r} is not an age bracket; use one of {brackets}") from None
+
+
+def check_observation(observation: Observation) -> Observation:
+    """``observation`` if a record may hold it; else ``InvalidInput`` naming the field that breaks a rule."""
+    check_population(observation.population)
+    check_age_range(observation.age_range)
+    check_year(observation.year)
+    if observation.footnote is not None and not FOOTNOTE.fullmatch(observation.footnote):
+        raise InvalidInput(
+            f"footnote: expected the footnote number (such as '40') or null, got {observation.footnote!r}"
+        )
+    for field in NUMBER_FIELDS:
+        value = getattr(observation, field)
+        if value is not None and not 0 <= value <= LARGEST_NUMBER:
+            raise InvalidInput(f"{field}: {value} is outside 0 to {LARGEST_NUMBER}")
+    return observation
+
+
+def check_population(population: str) -> str:
+    """``population`` if it can be a sub-section heading; else ``InvalidInput``."""
+    if (
+        not population.strip()
+        or len(population) > MAX_POPULATION_LENGTH
+        or population != population.strip()
+        or not is_plain_text(population)
+    ):
+        raise InvalidInput(
+            f"population: expected the sub-section heading as published, 1 to {MAX_POPULATION_LENGTH} characters"
+            " without control characters or leading or trailing spaces",
+        )
+    return population
+
+
+def check_filter(where: RecordFilter) -> RecordFilter:
+    """A filter whose race and age range name things that exist (race in lower case); else ``InvalidInput``."""
+    if where.population is not None:
+        check_population(where.population)
+    if where.age_range is not None:
+        check_age_range(where.age_range)
+    if where.year is not None:
+        check_year(where.year)
+    return where if where.race is None else replace(where, race=check_race(where.race))
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a page size outside 1 to ``MAX_PAGE_SIZE`` or a negative offset."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit: {limit} is outside 1 to {MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise InvalidInput(f"offset: {offset} is negative")
+
+
+def check_table(workbook: str, table: CensusTable) -> CensusTable:
+    """``table`` if it can be stored: a known race group, some rows, no row listed twice; else ``WorkbookInvalid``."""
+    if table.race not in KNOWN_RACES:
+        raise WorkbookInvalid(workbook, f"is about race group {table.race!r}; known groups: {', '.join(KNOWN_RACES)}")
+    if not table.observations:
+        raise WorkbookInvalid(workbook, "has no year rows")
+    check_year(table.constant_dollar_year, "constant dollar year")
+    seen: set[tuple[str, str, int, str | None]] = set()
+    for observation in table.observations:
+        key = (observation.population, observation.age_range, observation.year, observation.footnote)
+        if key in seen:
+            raise WorkbookInvalid(
+                workbook,
+                f"age section {observation.age_range}, population {observation.population!r} lists"
+                f" {describe_year(observation)} twice; each year (and footnote) may appear once",
+            )
+        seen.add(key)
+    return table
+
+
+def check_distinct_races(tables: Sequence[ReadTable]) -> None:
+    """Refuse a load in which two workbooks are the table of one race group (the second would undo the first)."""
+    first_of: dict[str, str] = {}
+    for table, provenance in tables:
+        if table.race in first_of:
+            raise InvalidInput(
+                f"{first_of[table.race]} and {provenance.source} are both the table of race group {table.race!r};"
+                " load one of them",
+            )
+        first_of[table.race] = provenance.source
+
+
+class DatasetService:
+    """Loads P-8 tables (all or nothing) and manages the records they hold."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        reader: WorkbookReader,
+        source: WorkbookSource,
+        clock: Clock,
+        default_locations: Sequence[str] = (),
+    ) -> None:
+        self._uow = uow
+        self._reader = reader
+        self._source = source
+        self._clock = clock
+        self._default_locations = tuple(default_locations)
+
+    async def load(
+        self,
+        locations: Sequence[str] | None = None,
+        progress: Callable[[LoadEvent], None] | None = None,
+    ) -> LoadResult:
+        """Fetch and read every workbook, then replace their tables in one transaction; on any error nothing changes."""
+        report = progress or _ignore
+        wanted = tuple(self._default_locations if locations is None else locations)
+        if not wanted:
+            raise InvalidInput("no workbook locations are configured: name paths, directories or http(s) URLs")
+        workbooks = await self._source.fetch(wanted)
+        if not workbooks:
+            raise InvalidInput(f"no workbooks found in {', '.join(wanted)}")
+        total = len(workbooks)
+        for index, workbook in enumerate(workbooks, 1):
+            report(LoadEvent(LoadStage.FETCHED, workbook.name, index, total, size=len(workbook.content)))
+        tables: list[ReadTable] = []
+        for index, workbook in enumerate(workbooks, 1):
+            tables.append(await asyncio.to_thread(self._read, workbook))
+            report(LoadEvent(LoadStage.READ, workbook.name, index, total, rows=len(tables[-1][0].observations)))
+        check_distinct_races(tables)
+        datasets = await self._store(tables, report)
+        return LoadResult(datasets, sum(dataset.rows for dataset in datasets))
+
+    async def upload(self, workbook: Workbook) -> Dataset:
+        """Read one uploaded ``.xlsx`` workbook and replace its table; on any error nothing changes."""
+        if not workbook.name.lower().endswith(".xlsx") or not is_plain_text(workbook.name):
+            raise InvalidInput(f"file: expected an .xlsx workbook, got {workbook.name!r}")
+        (dataset,) = await self._store([await asyncio.to_thread(self._read, workbook)], _ignore)
+        return dataset
+
+    async def list_datasets(self) -> list[Dataset]:
+        """Every loaded dataset, by race."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.datasets.list()
+
+    async def delete_dataset(self, dataset_id: int) -> None:
+        """Delete a dataset and its records; raises ``NotFound``."""
+        async with self._uow() as uow:
+            if not await uow.datasets.delete(dataset_id):
+                raise NotFound(f"there is no dataset with id {dataset_id}")
+            await uow.commit()
+
+    async def records(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
+        """One page of the matching records in table order; raises ``InvalidInput`` for a bad filter or page."""
+        where = check_filter(where)
+        check_page(limit, offset)
+        async with self._uow(read_only=True) as uow:
+            return await uow.records.page(where, limit, offset)
+
+    def export(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
+        """Every matching record in table order, streamed from one transaction.
+
+        The filter is checked now, before anything streams, so a bad one is refused while a response can say so.
+        """
+        return self._stream(check_filter(where))
+
+    async def get_record(self, record_id: int) -> IncomeRecord:
+        """The record with this id; raises ``NotFound``."""
+        async with self._uow(read_only=True) as uow:
+            record = await uow.records.get(record_id)
+        if record is None:
+            raise NotFound(f"there is no record with id {record_id}")
+        return record
+
+    async def add_record(self, race: str, observation: Observation) -> IncomeRecord:
+        """Append a record to the dataset of ``race``; raises ``InvalidInput`` or ``RecordExists``."""
+        race = check_race(race)
+        check_observation(observation)
+        async with self._uow() as uow:
+            dataset = await uow.datasets.get_by_race(race)
+            if dataset is None:
+                raise NoDatasetLoaded(f"race: no dataset is loaded for race {race!r}; load its table first")
+            record = await uow.records.add(dataset, observation)
+            await uow.commit()
+        return record
+
+    async def delete_record(self, record_id: int) -> None:
+        """Delete one record; raises ``NotFound``."""
+        async with self._uow() as uow:
+            if not await uow.records.delete(record_id):
+                raise NotFound(f"there is no record with id {record_id}")
+            await uow.commit()
+
+    def _read(self, workbook: Workbook) -> ReadTable:
+        """Read, check and fingerprint one workbook (CPU-bound: runs in a worker thread)."""
+        table = check_table(workbook.name, self._reader.read(workbook))
+        return table, Provenance(workbook.name, hashlib.sha256(workbook.content).hexdigest())
+
+    async def _store(self, tables: Sequence[ReadTable], report: Callable[[LoadEvent], None]) -> list[Dataset]:
+        """Replace every table in one unit of work, committing once."""
+        loaded_at = self._clock.now()
+        datasets = []
+        async with self._uow() as uow:
+            for index, (table, provenance) in enumerate(tables, 1):
+                dataset = await uow.datasets.replace(table, provenance, loaded_at)
+                report(LoadEvent(LoadStage.STORED, provenance.source, index, len(tables), rows=dataset.rows))
+                datasets.append(dataset)
+            await uow.commit()
+        return datasets
+
+    async def _stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
+        async with self._uow() as uow:
+            async for record in uow.records.stream(where):
+                yield record
+
+
+def _ignore(_: LoadEvent) -> None:
+    """A progress callback that does nothing."""

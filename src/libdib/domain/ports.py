@@ -1,0 +1,295 @@
+"""The ports: what the domain services need from the outside world, as Protocols.
+
+Adapters subclass these explicitly so that the type checker catches any drift.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+
+from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
+from libdib.domain.tokens import AuthSession, Claims, TokenKind
+from libdib.domain.users import NewUser, User
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """Tells the time, so that tests can fix it."""
+
+    @abstractmethod
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class PasswordHasher(Protocol):
+    """Hashes and verifies passwords off the event loop."""
+
+    @abstractmethod
+    async def hash(self, password: str) -> str:
+        """A new salted hash of ``password`` in the preferred scheme."""
+
+    @abstractmethod
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        """Whether ``password`` matches; on a match with an outdated scheme, also its new hash."""
+
+    @abstractmethod
+    async def dummy_verify(self) -> None:
+        """Spend the time of one verification, so unknown users cost what known users do."""
+
+
+class PasswordStrength(Protocol):
+    """Estimates how guessable a password is."""
+
+    @abstractmethod
+    def estimate(self, password: str, user_inputs: Sequence[str]) -> tuple[int, str]:
+        """A score from 0 (guessable) to 4 (strong) and advice on how to do better."""
+
+
+class TokenCodec(Protocol):
+    """Turns claims into signed tokens and back."""
+
+    @abstractmethod
+    def encode(self, claims: Claims) -> str:
+        """A signed token carrying ``claims``."""
+
+    @abstractmethod
+    def decode(self, token: str, expected: TokenKind) -> Claims:
+        """The claims of a valid token of kind ``expected``; raises ``InvalidToken`` otherwise."""
+
+
+class UserRepository(Protocol):
+    """Stored users."""
+
+    @abstractmethod
+    async def add(self, user: NewUser) -> User:
+        """Store a new user; raises ``UsernameTaken`` when the name exists in any letter case."""
+
+    @abstractmethod
+    async def get(self, user_id: int) -> User | None:
+        """The user with this id, if any."""
+
+    @abstractmethod
+    async def get_by_username(self, username: str) -> User | None:
+        """The user with this name, compared regardless of letter case."""
+
+    @abstractmethod
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace a user's password hash (after a rehash)."""
+
+    @abstractmethod
+    async def set_admin(self, user_id: int, is_admin: bool) -> None:
+        """Grant or withdraw the admin role."""
+
+    @abstractmethod
+    async def delete(self, user_id: int) -> bool:
+        """Delete a user and their sessions; False when there was no such user."""
+
+
+class SessionRepository(Protocol):
+    """Login sessions, spent refresh tokens and revoked tokens."""
+
+    @abstractmethod
+    async def start(self, session: AuthSession) -> None:
+        """Record a new login session."""
+
+    @abstractmethod
+    async def spend_refresh(self, jti: str, sid: str, expires_at: datetime) -> bool:
+        """Mark a refresh token spent; False when it was spent before (a replay)."""
+
+    @abstractmethod
+    async def extend(self, sid: str, expires_at: datetime) -> None:
+        """Move a session's expiry to ``expires_at`` (a refresh slides it forward)."""
+
+    @abstractmethod
+    async def revoke_session(self, sid: str) -> None:
+        """End a session: every token of it stops working."""
+
+    @abstractmethod
+    async def revoke_token(self, jti: str, expires_at: datetime) -> None:
+        """Revoke exactly one token until it would have expired anyway."""
+
+    @abstractmethod
+    async def active_user(self, claims: Claims) -> User | None:
+        """The token's user when the user exists, its session is live and the token not revoked.
+
+        One round trip: this runs on every authenticated request.
+        """
+
+    @abstractmethod
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete sessions, spent and revoked tokens past their expiry; returns rows deleted."""
+
+
+class LoginFailureRepository(Protocol):
+    """Failed login attempts, by throttle key (username and client address)."""
+
+    @abstractmethod
+    async def record(self, key: str, at: datetime) -> None:
+        """Remember one failed attempt."""
+
+    @abstractmethod
+    async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many failures there were after ``since``, and when the oldest of them was."""
+
+    @abstractmethod
+    async def clear(self, key: str) -> None:
+        """Forget the failures of ``key`` (after a successful login)."""
+
+    @abstractmethod
+    async def purge_before(self, before: datetime) -> int:
+        """Delete failures older than ``before``; returns rows deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a loaded table came from."""
+
+    source: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    """Which records a listing or export returns; ``None`` means any."""
+
+    race: str | None = None
+    population: str | None = None
+    age_range: str | None = None
+    year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing and the size of the whole."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class DatasetRepository(Protocol):
+    """Loaded tables, one per race group."""
+
+    @abstractmethod
+    async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
+        """Store ``table`` as the dataset of its race, replacing any rows loaded before."""
+
+    @abstractmethod
+    async def list(self) -> list[Dataset]:
+        """Every dataset, by race."""
+
+    @abstractmethod
+    async def get(self, dataset_id: int) -> Dataset | None:
+        """The dataset with this id, if any."""
+
+    @abstractmethod
+    async def get_by_race(self, race: str) -> Dataset | None:
+        """The dataset of this race group, if loaded."""
+
+    @abstractmethod
+    async def delete(self, dataset_id: int) -> bool:
+        """Delete a dataset and its records; False when there was no such dataset."""
+
+
+class RecordRepository(Protocol):
+    """The rows of the loaded tables."""
+
+    @abstractmethod
+    async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
+        """Matching records in table order (by id: loads insert rows in the order the tables list them)."""
+
+    @abstractmethod
+    def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
+        """Every matching record in table order, without holding them all in memory."""
+
+    @abstractmethod
+    async def get(self, record_id: int) -> IncomeRecord | None:
+        """The record with this id, if any."""
+
+    @abstractmethod
+    async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
+        """Append a record to a dataset; raises ``RecordExists`` on a duplicate natural key."""
+
+    @abstractmethod
+    async def delete(self, record_id: int) -> bool:
+        """Delete one record; False when there was no such record."""
+
+    @abstractmethod
+    async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
+        """The records of these races, age bracket and years, in table order, in one query."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository: ``async with uow: ...; await uow.commit()``.
+
+    Leaving the block without ``commit`` discards the work.
+    """
+
+    users: UserRepository
+    sessions: SessionRepository
+    login_failures: LoginFailureRepository
+    datasets: DatasetRepository
+    records: RecordRepository
+
+    @abstractmethod
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+
+    @abstractmethod
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End the transaction, rolling back whatever was not committed."""
+
+    @abstractmethod
+    async def commit(self) -> None:
+        """Make the work of this unit permanent."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Reach the store once; raises ``Unavailable`` when it does not answer."""
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work for each use."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new, not yet entered, unit of work.
+
+        ``read_only`` units run each statement on its own, without a transaction around them: one round trip
+        for a single-query read (the per-request token check, lookups). They must not write or commit.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class Workbook:
+    """The bytes of one workbook and the name it is known by (a path or URL)."""
+
+    name: str
+    content: bytes
+
+
+class WorkbookReader(Protocol):
+    """Reads a P-8 workbook's structure into a table."""
+
+    @abstractmethod
+    def read(self, workbook: Workbook) -> CensusTable:
+        """The table in ``workbook``; raises ``WorkbookInvalid`` naming the workbook and row."""
+
+
+class WorkbookSource(Protocol):
+    """Finds and fetches workbooks named by paths, directories or http(s) URLs."""
+
+    @abstractmethod
+    async def fetch(self, locations: Sequence[str]) -> list[Workbook]:
+        """Every workbook the locations name; raises ``SourceUnavailable`` naming the location."""

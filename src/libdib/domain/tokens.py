@@ -1,0 +1,201 @@
+"""Tokens: kinds, claims, sessions and pairs, and the use cases of logging in and out."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+from libdib.domain.errors import Throttled, Unauthenticated
+from libdib.domain.users import USERNAME_PATTERN, User
+
+if TYPE_CHECKING:
+    # ports.py imports this module for the token vocabulary; the service only needs the ports for annotations.
+    from libdib.domain.ports import Clock, PasswordHasher, TokenCodec, UnitOfWork, UnitOfWorkFactory
+
+
+class TokenKind(enum.StrEnum):
+    """What a token may be used for; each is refused where the other is expected."""
+
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a token says: whose it is, what for, which session, and when it is valid."""
+
+    sub: str
+    typ: TokenKind
+    jti: str
+    sid: str
+    iat: int
+    exp: int
+
+    @property
+    def user_id(self) -> int:
+        """The user id the subject names."""
+        return int(self.sub)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSession:
+    """One login: every token issued from it, through any number of refreshes, shares its id."""
+
+    sid: str
+    user_id: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a login or refresh hands out."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+
+
+class InvalidToken(Unauthenticated):
+    """The token is malformed, badly signed, expired, of the wrong kind or revoked."""
+
+
+THROTTLE_LIMIT = 10
+"""Failed logins allowed per username and client address within ``THROTTLE_WINDOW``."""
+THROTTLE_WINDOW = timedelta(minutes=15)
+PURGE_GRACE = timedelta(minutes=1)
+"""Revocation rows outlive their token's expiry by this much, since decoders accept a little clock skew."""
+BAD_CREDENTIALS = "invalid username or password"
+
+
+def throttle_key(username: str, client: str) -> str:
+    """The key failed logins are counted under: the username in any letter case, and the client address.
+
+    Hashed: a fixed length whatever was typed (NUL bytes included), and no names or addresses kept at rest.
+    """
+    typed = f"{username.lower()}\x1f{client}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(typed).hexdigest()
+
+
+def expiry_of(claims: Claims) -> datetime:
+    """When a token stops being valid, as a datetime."""
+    return datetime.fromtimestamp(claims.exp, UTC)
+
+
+class TokenService:
+    """Logins, token rotation and revocation, and the per-request token check."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        codec: TokenCodec,
+        hasher: PasswordHasher,
+        clock: Clock,
+        access_ttl: int,
+        refresh_ttl: int,
+    ) -> None:
+        self._uow = uow
+        self._codec = codec
+        self._hasher = hasher
+        self._clock = clock
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+
+    async def login(self, username: str, password: str, client: str) -> TokenPair:
+        """Start a session for a correct password; unknown users and wrong passwords look the same."""
+        key, now = throttle_key(username, client), self._clock.now()
+        async with self._uow() as uow:
+            await self._refuse_if_throttled(uow, key, now)
+            # A name that breaks the username rule cannot exist; it is not sent to the database at all.
+            user = await uow.users.get_by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
+        # Hash outside any unit: a connection (or the memory store's lock) is not held for ~100 ms.
+        if user is None:
+            await self._hasher.dummy_verify()
+            verified, new_hash = False, None
+        else:
+            verified, new_hash = await self._hasher.verify(password, user.password_hash)
+        async with self._uow() as uow:
+            if user is None or not verified:
+                await uow.login_failures.record(key, now)
+                await uow.commit()
+                raise Unauthenticated(BAD_CREDENTIALS)
+            await uow.login_failures.clear(key)
+            if new_hash is not None:
+                await uow.users.set_password_hash(user.id, new_hash)
+            sid = uuid4().hex
+            await uow.sessions.start(AuthSession(sid, user.id, now, now + timedelta(seconds=self._refresh_ttl)))
+            await uow.commit()
+        return self._issue(user.id, sid, now)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Exchange a refresh token for a new pair; the token is spent, and a replay ends its session."""
+        claims = self._codec.decode(refresh_token, TokenKind.REFRESH)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            if await uow.sessions.active_user(claims) is None:
+                raise InvalidToken("the session has ended or the token was revoked; log in again")
+            if not await uow.sessions.spend_refresh(claims.jti, claims.sid, expiry_of(claims)):
+                await uow.sessions.revoke_session(claims.sid)
+                await uow.commit()
+                raise InvalidToken("this refresh token was already used; the session is ended, log in again")
+            await uow.sessions.extend(claims.sid, now + timedelta(seconds=self._refresh_ttl))
+            await uow.commit()
+        return self._issue(claims.user_id, claims.sid, now)
+
+    async def authenticate(self, access_token: str) -> tuple[User, Claims]:
+        """The user an access token speaks for, if the token is valid and still honoured (one query)."""
+        claims = self._codec.decode(access_token, TokenKind.ACCESS)
+        async with self._uow(read_only=True) as uow:
+            user = await uow.sessions.active_user(claims)
+        if user is None:
+            raise InvalidToken("the token was revoked, its session ended or its user was deleted")
+        return user, claims
+
+    async def logout(self, claims: Claims) -> None:
+        """End the session the token belongs to; the user's other sessions go on."""
+        async with self._uow() as uow:
+            await uow.sessions.revoke_session(claims.sid)
+            await uow.commit()
+
+    async def revoke(self, token: str) -> None:
+        """Revoke exactly this token (access or refresh) until it would have expired."""
+        try:
+            claims = self._codec.decode(token, TokenKind.ACCESS)
+        except InvalidToken as not_access:
+            try:
+                claims = self._codec.decode(token, TokenKind.REFRESH)
+            except InvalidToken:
+                raise not_access from None
+        async with self._uow() as uow:
+            await uow.sessions.revoke_token(claims.jti, expiry_of(claims))
+            await uow.commit()
+
+    async def purge_expired(self) -> int:
+        """Delete expired sessions and token records, and failures older than the throttle window."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            purged = await uow.sessions.purge_expired(now - PURGE_GRACE)
+            purged += await uow.login_failures.purge_before(now - THROTTLE_WINDOW)
+            await uow.commit()
+        return purged
+
+    async def _refuse_if_throttled(self, uow: UnitOfWork, key: str, now: datetime) -> None:
+        failures, oldest = await uow.login_failures.since(key, now - THROTTLE_WINDOW)
+        if failures >= THROTTLE_LIMIT and oldest is not None:
+            retry_after = max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
+            raise Throttled(f"too many failed logins; try again in {retry_after} seconds", retry_after)
+
+    def _issue(self, user_id: int, sid: str, now: datetime) -> TokenPair:
+        iat = int(now.timestamp())
+        access, refresh = (
+            Claims(str(user_id), kind, uuid4().hex, sid, iat, iat + ttl)
+            for kind, ttl in ((TokenKind.ACCESS, self._access_ttl), (TokenKind.REFRESH, self._refresh_ttl))
+        )
+        return TokenPair(self._codec.encode(access), self._codec.encode(refresh), self._access_ttl, self._refresh_ttl)

@@ -1,0 +1,143 @@
+"""Users: who may sign in, the rules their names and passwords follow, and the use cases on accounts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    # ports.py imports this module for User and NewUser; the service only needs the port types for annotations.
+    from libdib.domain.ports import Clock, PasswordHasher, PasswordStrength, UnitOfWorkFactory
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,50}$")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+MIN_STRENGTH_SCORE = 3
+"""zxcvbn scores run 0 to 4; 3 is "safely unguessable: moderate protection from offline attacks"."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person or script that may sign in."""
+
+    id: int
+    username: str
+    password_hash: str
+    is_admin: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user about to be stored; the repository gives it an id."""
+
+    username: str
+    password_hash: str
+    is_admin: bool
+    created_at: datetime
+
+
+class UsernameTaken(Conflict):
+    """Another user already has this name, in any letter case."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"username: {username!r} is taken (names are compared regardless of case); choose another")
+        self.username = username
+
+
+class InvalidUsername(InvalidInput):
+    """The username breaks the naming rule."""
+
+
+class WeakPassword(InvalidInput):
+    """The password breaks the password policy; the message says how to fix it."""
+
+
+def check_username(username: str) -> str:
+    """Return ``username`` if it follows the rule, else raise ``InvalidUsername``."""
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidUsername(
+            "username: use 3 to 50 characters, each a letter, a digit, '.', '_' or '-'",
+        )
+    return username
+
+
+def check_password(username: str, password: str, strength: PasswordStrength) -> str:
+    """Return ``password`` if it follows the policy, else raise ``WeakPassword`` saying what to do."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"password: use at least {MIN_PASSWORD_LENGTH} characters (you used {len(password)})")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPassword(f"password: use at most {MAX_PASSWORD_LENGTH} characters (you used {len(password)})")
+    if username and username.lower() in password.lower():
+        raise WeakPassword("password: must not contain your username; choose one unrelated to it")
+    score, advice = strength.estimate(password, [username])
+    if score < MIN_STRENGTH_SCORE:
+        hint = f" ({advice})" if advice else ""
+        raise WeakPassword(f"password: too easy to guess — add another word or two; avoid common phrases{hint}")
+    return password
+
+
+class UserService:
+    """Sign-up, lookup, deletion and the admin account."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        strength: PasswordStrength,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._strength = strength
+        self._clock = clock
+
+    async def sign_up(self, username: str, password: str, is_admin: bool = False) -> User:
+        """Create an account; raises ``InvalidUsername``, ``WeakPassword`` or ``UsernameTaken``."""
+        check_username(username)
+        check_password(username, password, self._strength)
+        password_hash = await self._hasher.hash(password)
+        async with self._uow() as uow:
+            user = await uow.users.add(NewUser(username, password_hash, is_admin, self._clock.now()))
+            await uow.commit()
+        return user
+
+    async def get(self, user_id: int) -> User:
+        """The user with this id; raises ``NotFound``."""
+        async with self._uow() as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"there is no user with id {user_id}")
+        return user
+
+    async def delete(self, actor: User, user_id: int) -> None:
+        """Delete an account and end all its sessions; only the user themself or an admin may."""
+        if actor.id != user_id and not actor.is_admin:
+            raise Forbidden("you may delete only your own account (or be an admin)")
+        async with self._uow() as uow:
+            if not await uow.users.delete(user_id):
+                raise NotFound(f"there is no user with id {user_id}")
+            await uow.commit()
+
+    async def ensure_admin(self, username: str, password: str) -> User:
+        """Make sure ``username`` exists, is an admin and has ``password``; running it again changes nothing."""
+        check_username(username)
+        check_password(username, password, self._strength)
+        async with self._uow() as uow:
+            existing = await uow.users.get_by_username(username)
+        if existing is None:
+            return await self.sign_up(username, password, is_admin=True)
+        matches, _ = await self._hasher.verify(password, existing.password_hash)
+        # Only rehash when the password changed, so a restart does not rewrite the row every time.
+        new_hash = None if matches else await self._hasher.hash(password)
+        async with self._uow() as uow:
+            await uow.users.set_admin(existing.id, is_admin=True)
+            if new_hash is not None:
+                await uow.users.set_password_hash(existing.id, new_hash)
+            await uow.commit()
+        return replace(existing, is_admin=True, password_hash=new_hash or existing.password_hash)

@@ -1,0 +1,1 @@
+"""The ways in: the HTTP app and the command line."""

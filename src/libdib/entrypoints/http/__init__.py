@@ -1,0 +1,1 @@
+"""The HTTP entry point: a Litestar app whose controllers call the domain services."""

@@ -1,0 +1,176 @@
+"""Records: filter and page them (JSON) or stream them (CSV); get, add and delete one."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.params import PathParameter, QueryParameter, RequestBody
+from litestar.response import Stream
+
+from libdib.domain.census import KNOWN_RACES, MAX_YEAR, MIN_YEAR, AgeBracket, IncomeRecord
+from libdib.domain.datasets import MAX_PAGE_SIZE, MAX_POPULATION_LENGTH, DatasetService
+from libdib.domain.ports import RecordFilter
+from libdib.entrypoints.http.auth import requires_admin
+from libdib.entrypoints.http.schemas.census import (
+    RECORD_FIELDS,
+    RecordCreateRequest,
+    RecordPageResponse,
+    RecordResponse,
+)
+
+JSON, CSV = "application/json", "text/csv"
+MAX_ID = 2**63 - 1
+DEFAULT_PAGE_SIZE = 100
+MAX_OFFSET = 2**31 - 1
+CSV_CHUNK_ROWS = 1000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these runs as a formula in a spreadsheet (OWASP "CSV injection")."""
+
+RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The record's id")]
+Race = Annotated[str | None, QueryParameter(max_length=40, description=f"One of {', '.join(KNOWN_RACES)}")]
+Population = Annotated[
+    str | None, QueryParameter(max_length=MAX_POPULATION_LENGTH, description="A sub-section heading, as published")
+]
+AgeRange = Annotated[AgeBracket | None, QueryParameter(description="An age bracket")]
+Year = Annotated[int | None, QueryParameter(ge=MIN_YEAR, le=MAX_YEAR)]
+Limit = Annotated[
+    int,
+    QueryParameter(
+        ge=1, le=MAX_PAGE_SIZE, description="Page size; as CSV, every matching record unless limit is given"
+    ),
+]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="Records to skip")]
+
+
+@dataclass
+class ListRecordsOperation(Operation):
+    """The listing, documenting its CSV form next to the JSON page."""
+
+    def __post_init__(self) -> None:
+        success = (self.responses or {}).get("200")
+        if isinstance(success, OpenAPIResponse) and success.content is not None:
+            success.content[CSV] = OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="A header line, then one line per record"),
+            )
+
+
+def csv_cell(value: object) -> object:
+    """A value as written to CSV, with text that a spreadsheet would run as a formula defused."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def csv_row(record: IncomeRecord) -> Iterable[object]:
+    """The fields of ``record`` in the order of ``RECORD_FIELDS``."""
+    return map(csv_cell, (record.id, record.dataset_id, record.race, *record.observation, record.constant_dollar_year))
+
+
+async def csv_lines(records: AsyncIterable[IncomeRecord]) -> AsyncIterator[str]:
+    """A header line, then the records, in chunks of ``CSV_CHUNK_ROWS`` lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RECORD_FIELDS)
+    rows = 0
+    async for record in records:
+        writer.writerow(csv_row(record))
+        rows += 1
+        if rows % CSV_CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+async def one_page(records: Iterable[IncomeRecord]) -> AsyncIterator[IncomeRecord]:
+    """A page of records, as the stream the CSV writer takes."""
+    for record in records:
+        yield record
+
+
+class RecordController(Controller):
+    """``/records``: reading needs an access token, changing needs an admin."""
+
+    path = "/records"
+    tags = ["records"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get(
+        "/",
+        operation_id="ListRecords",
+        summary="Filter and page the records, as JSON or (Accept: text/csv) as CSV",
+        operation_class=ListRecordsOperation,
+        responses={422: ResponseSpec(None, description="An unknown race or age range; `detail` names the parameter")},
+    )
+    async def list_records(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        dataset_service: NamedDependency[DatasetService],
+        race: Race = None,
+        population: Population = None,
+        age_range: AgeRange = None,
+        year: Year = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        offset: Offset = 0,
+    ) -> Response[RecordPageResponse]:
+        """Records in id order: each table in its published order, tables in the order they were loaded.
+
+        With `Accept: text/csv` the matching records come as CSV with a header line, streamed: all of them,
+        or the page that `limit` and `offset` select when either is given.
+        """
+        where = RecordFilter(race=race, population=population, age_range=age_range, year=year)
+        if request.accept.best_match([JSON, CSV], default=JSON) != CSV:
+            page = await dataset_service.records(where, limit, offset)
+            items = [RecordResponse.from_domain(record) for record in page.items]
+            return Response(RecordPageResponse(items, page.total, page.limit, page.offset))
+        if "limit" in request.query_params or "offset" in request.query_params:
+            records = one_page((await dataset_service.records(where, limit, offset)).items)
+        else:
+            records = dataset_service.export(where)
+        headers = {"Content-Disposition": 'attachment; filename="records.csv"'}
+        # A Stream is a Response; the annotation names the JSON page so that the docs show its schema.
+        return Stream(csv_lines(records), media_type=CSV, headers=headers)  # type: ignore[return-value]
+
+    @get(
+        "/{record_id:int}",
+        operation_id="GetRecord",
+        summary="One record",
+        responses={404: ResponseSpec(None, description="No such record")},
+    )
+    async def get_record(self, record_id: RecordId, dataset_service: NamedDependency[DatasetService]) -> RecordResponse:
+        """The record with this id."""
+        return RecordResponse.from_domain(await dataset_service.get_record(record_id))
+
+    @post(
+        "/",
+        operation_id="CreateRecord",
+        summary="Add a record to the loaded table of its race group",
+        guards=[requires_admin],
+        responses={
+            409: ResponseSpec(None, description="A record with this race, population, age range, year and footnote"),
+            422: ResponseSpec(None, description="A field breaks a rule, or no table is loaded for the race"),
+        },
+    )
+    async def create_record(
+        self, data: RequestBody[RecordCreateRequest], dataset_service: NamedDependency[DatasetService]
+    ) -> RecordResponse:
+        """The record joins the dataset of its race (and takes its constant-dollar year); a reload replaces it."""
+        record = await dataset_service.add_record(data.race, data.to_domain())
+        return RecordResponse.from_domain(record)
+
+    @delete(
+        "/{record_id:int}",
+        operation_id="DeleteRecord",
+        summary="Delete one record",
+        guards=[requires_admin],
+        responses={404: ResponseSpec(None, description="No such record")},
+    )
+    async def delete_record(self, record_id: RecordId, dataset_service: NamedDependency[DatasetService]) -> None:
+        """Removes the record; reloading its table brings a published row back."""
+        await dataset_service.delete_record(record_id)

@@ -1,0 +1,71 @@
+"""Accounts: sign up, who am I, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter, RequestBody
+
+from libdib.config import Settings
+from libdib.domain.errors import Forbidden
+from libdib.domain.tokens import Claims
+from libdib.domain.users import User, UserService
+from libdib.entrypoints.http.openapi import PUBLIC
+from libdib.entrypoints.http.schemas.identity import SignUpRequest, UserResponse
+
+MAX_ID = 2**63 - 1
+UserId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="The user's id")]
+
+
+class UserController(Controller):
+    """``/users``: open sign-up; everything else needs an access token."""
+
+    path = "/users"
+    tags = ["users"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post(
+        "/",
+        operation_id="SignUp",
+        summary="Create an account",
+        security=PUBLIC,
+        opt={"exclude_from_auth": True},
+        responses={
+            403: ResponseSpec(None, description="Sign-up is closed on this server"),
+            409: ResponseSpec(None, description="The username is taken (in any letter case)"),
+            422: ResponseSpec(None, description="The username or password breaks the rules; `detail` says how"),
+        },
+    )
+    async def sign_up(
+        self,
+        data: RequestBody[SignUpRequest],
+        settings: NamedDependency[Settings],
+        user_service: NamedDependency[UserService],
+    ) -> UserResponse:
+        """Open to anyone while `LIBDIB_ALLOW_SIGNUP` is true; the password must pass the strength policy."""
+        if not settings.allow_signup:
+            raise Forbidden("signup is closed; ask an administrator for an account")
+        user = await user_service.sign_up(data.username, data.password)
+        return UserResponse.from_domain(user)
+
+    @get("/me", operation_id="GetCurrentUser", summary="The account of the access token")
+    async def me(self, request: Request[User, Claims, Any]) -> UserResponse:
+        """The user the access token was issued to."""
+        return UserResponse.from_domain(request.user)
+
+    @delete(
+        "/{user_id:int}",
+        operation_id="DeleteUser",
+        summary="Delete an account and end all its sessions",
+        responses={
+            403: ResponseSpec(None, description="Neither the account's owner nor an admin"),
+            404: ResponseSpec(None, description="No such user"),
+        },
+    )
+    async def delete_user(
+        self, request: Request[User, Claims, Any], user_id: UserId, user_service: NamedDependency[UserService]
+    ) -> None:
+        """Allowed for the user themself and for admins; every token of the deleted user stops working at once."""
+        await user_service.delete(request.user, user_id)

@@ -1,0 +1,101 @@
+"""Every error becomes an RFC 9457 problem document here, from one table of domain errors to statuses."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+
+from libdib.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Throttled,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+from libdib.entrypoints.http.openapi import PROBLEM_MEDIA_TYPE
+
+logger = logging.getLogger("libdib.http")
+
+STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
+    (TooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (InvalidInput, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (Conflict, HTTPStatus.CONFLICT),
+    (Unauthenticated, HTTPStatus.UNAUTHORIZED),
+    (Forbidden, HTTPStatus.FORBIDDEN),
+    (Throttled, HTTPStatus.TOO_MANY_REQUESTS),
+    (Unavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+"""The one mapping from domain errors to HTTP statuses; the first matching class wins."""
+
+
+def problem(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response[dict[str, Any]]:
+    """An RFC 9457 problem response with the status's phrase as title and a human-readable detail."""
+    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    body["detail"] = detail or HTTPStatus(status).description
+    if errors:
+        body["errors"] = errors
+    if status == HTTPStatus.UNAUTHORIZED:
+        headers = {"WWW-Authenticate": 'Bearer realm="libdib"', **(headers or {})}
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def from_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    """A domain error as the status its kind maps to."""
+    status = next((code for kind, code in STATUS_OF if isinstance(exc, kind)), HTTPStatus.INTERNAL_SERVER_ERROR)
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        logger.warning("service unavailable: %s", exc)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+    return problem(status, str(exc), headers)
+
+
+def from_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    """A request that failed validation: the detail names each field and what is wrong with it."""
+    errors = [e for e in exc.extra if isinstance(e, dict)] if isinstance(exc.extra, list) else []
+    messages = [_field_message(e) for e in errors]
+    return problem(HTTPStatus.BAD_REQUEST, "; ".join(messages) or exc.detail, errors=errors or None)
+
+
+def from_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    """Litestar's own errors (404 route, 405, 413, 415...) in the same shape."""
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, exc.detail, headers)
+
+
+def from_serialization_error(_: Request[Any, Any, Any], exc: SerializationException) -> Response[dict[str, Any]]:
+    """A body that is not valid JSON (or form) at all."""
+    return problem(HTTPStatus.BAD_REQUEST, f"the request body could not be decoded: {exc}")
+
+
+def from_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A bug: logged with its traceback and request id; the client gets no internals."""
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error; quote request id {request_id} when reporting it")
+
+
+def _field_message(error: dict[str, Any]) -> str:
+    key, message = error.get("key"), str(error.get("message", "invalid value"))
+    return message if key in (None, "", "data") else f"{key}: {message}"
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: from_domain_error,
+    ValidationException: from_validation_error,
+    SerializationException: from_serialization_error,
+    HTTPException: from_http_exception,
+    Exception: from_unexpected_error,
+}

@@ -1,0 +1,116 @@
+"""Fixtures shared by every tier: settings, services on memory or PostgreSQL, and HTTP clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from libdib.bootstrap import Services, build_services
+from libdib.config import DEVELOPMENT_JWT_SECRET, Settings
+from libdib.entrypoints.http.app import create_app
+from tests import databases
+from tests.fakes import FastHasher, FixedClock
+
+CENSUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "census"
+"""The real P-8 workbooks, kept outside the repository."""
+
+
+def make_settings(**overrides: str) -> Settings:
+    """Settings for tests: the development key, no .env file, plus ``LIBDIB_*`` overrides by field name."""
+    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET}
+    values.update({f"LIBDIB_{key.upper()}": value for key, value in overrides.items()})
+    return Settings.load(values, env_file=None)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> None:
+    problem = databases.server_problem()
+    if problem and databases.REQUIRED:
+        pytest.fail(f"{problem} (LIBDIB_REQUIRE_POSTGRES=1)")
+    if problem:
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def pg_url(postgres_server: None) -> Iterator[str]:
+    """A freshly created and migrated PostgreSQL database, dropped after the test."""
+    name = databases.create_database()
+    try:
+        yield databases.async_url(name)
+    finally:
+        databases.drop_database(name)
+
+
+@pytest.fixture
+def pg_empty_url(postgres_server: None) -> Iterator[str]:
+    """A freshly created PostgreSQL database with no schema yet (for migration tests), dropped after."""
+    name = databases.create_database(migrated=False)
+    try:
+        yield databases.async_url(name)
+    finally:
+        databases.drop_database(name)
+
+
+@pytest.fixture
+def sqlite_empty_url(tmp_path: Path) -> str:
+    """A SQLite database file that does not exist yet (for migration tests)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database in the test's temporary folder."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'libdib.sqlite3'}"
+    databases.migrate(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for the memory backend (the SQLite URL is set but never opened)."""
+    return make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}")
+
+
+@pytest.fixture
+def sqlite_settings(sqlite_url: str) -> Settings:
+    return make_settings(database_url=sqlite_url)
+
+
+@pytest.fixture
+def memory_services(settings: Settings, clock: FixedClock) -> Services:
+    return build_services(settings, backend="memory", hasher=FastHasher(), clock=clock)
+
+
+@pytest.fixture
+async def client(settings: Settings, memory_services: Services) -> AsyncIterator[AsyncTestClient[object]]:
+    async with AsyncTestClient(app=create_app(settings, memory_services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def pg_settings(pg_url: str) -> Settings:
+    return make_settings(database_url=pg_url)
+
+
+@pytest.fixture
+def pg_services(pg_settings: Settings, clock: FixedClock) -> Services:
+    return build_services(pg_settings, backend="sql", hasher=FastHasher(), clock=clock)
+
+
+@pytest.fixture
+async def pg_client(pg_settings: Settings, pg_services: Services) -> AsyncIterator[AsyncTestClient[object]]:
+    async with AsyncTestClient(app=create_app(pg_settings, pg_services)) as test_client:
+        yield test_client

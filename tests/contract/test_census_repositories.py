@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from libdib.domain.census import CensusTable, Dataset, Observation
+from libdib.domain.datasets import DatasetGone, RecordExists
+from libdib.domain.errors import Conflict
+from libdib.domain.ports import Provenance, RecordFilter, UnitOfWorkFactory
+
+pytestmark = pytest.mark.anyio
+
+LOADED_AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def obs(
+    year: int,
+    age_range: str = "25-34",
+    population: str = "Asian Alone or in Combination",
+    footnote: str | None = None,
+    number: int | None = 1000,
+) -> Observation:
+    return Observation(population, age_range, year, footnote, number, 50000, 52000, None, 40000, 41000)
+
+
+ASIAN = CensusTable(
+    "asian",
+    "Table P-8. Age--Asian People, by Median Income and Sex: 2002 to 2019",
+    2019,
+    [
+        obs(2019),
+        obs(2017, footnote="40"),
+        obs(2017),
+        obs(2019, population="Asian Alone"),
+        obs(2019, age_range="35-44"),
+        obs(2010, age_range="35-44", footnote="37"),
+    ],
+)
+WHITE = CensusTable(
+    "white", "Table P-8. Age--White People", 2019, [obs(2019, population="White"), obs(2018, population="White")]
+)
+
+
+async def load(uow_factory: UnitOfWorkFactory, *tables: CensusTable) -> list[Dataset]:
+    async with uow_factory() as uow:
+        datasets = [
+            await uow.datasets.replace(table, Provenance(f"{table.race}.xlsx", "ab" * 32), LOADED_AT)
+            for table in tables
+        ]
+        await uow.commit()
+    return datasets
+
+
+async def stored(uow_factory: UnitOfWorkFactory, where: RecordFilter | None = None) -> list[tuple[str, Observation]]:
+    async with uow_factory() as uow:
+        return [(record.race, record.observation) async for record in uow.records.stream(where or RecordFilter())]
+
+
+async def test_a_replaced_table_is_stored_with_its_provenance(uow_factory: UnitOfWorkFactory) -> None:
+    (dataset,) = await load(uow_factory, ASIAN)
+
+    assert (dataset.race, dataset.title, dataset.source, dataset.sha256) == (
+        "asian",
+        ASIAN.title,
+        "asian.xlsx",
+        "ab" * 32,
+    )
+    assert (dataset.rows, dataset.years, dataset.loaded_at) == (6, (2010, 2019), LOADED_AT)
+    async with uow_factory() as uow:
+        assert await uow.datasets.get(dataset.id) == dataset
+        assert await uow.datasets.get_by_race("asian") == dataset
+        assert await uow.datasets.list() == [dataset]
+        assert await uow.datasets.get(dataset.id + 100) is None
+        assert await uow.datasets.get_by_race("white") is None
+
+
+async def test_records_keep_the_table_order_and_every_field(uow_factory: UnitOfWorkFactory) -> None:
+    await load(uow_factory, ASIAN)
+
+    assert await stored(uow_factory) == [("asian", o) for o in ASIAN.observations]
+    async with uow_factory() as uow:
+        page = await uow.records.page(RecordFilter(), limit=100, offset=0)
+        assert [record.observation for record in page.items] == ASIAN.observations
+        assert await uow.records.get(page.items[1].id) == page.items[1]
+
+
+async def test_reloading_a_table_replaces_its_rows_not_duplicates_them(uow_factory: UnitOfWorkFactory) -> None:
+    first, _ = await load(uow_factory, ASIAN, WHITE)
+    newer = CensusTable("asian", "newer", 2020, [obs(2020), obs(2019)])
+
+    (second,) = await load(uow_factory, newer)
+
+    assert second.id != first.id
+    assert await stored(uow_factory, RecordFilter(race="asian")) == [("asian", obs(2020)), ("asian", obs(2019))]
+    assert len(await stored(uow_factory, RecordFilter(race="white"))) == 2
+    async with uow_factory() as uow:
+        assert [d.race for d in await uow.datasets.list()] == ["asian", "white"]
+        assert await uow.datasets.get(first.id) is None
+        assert {r.constant_dollar_year for r in (await uow.records.page(RecordFilter(race="asian"), 10, 0)).items} == {
+            2020
+        }
+
+
+async def test_an_uncommitted_replace_is_discarded(uow_factory: UnitOfWorkFactory) -> None:
+    await load(uow_factory, ASIAN)
+
+    async with uow_factory() as uow:
+        await uow.datasets.replace(CensusTable("asian", "x", 2019, [obs(1999)]), Provenance("x", "0" * 64), LOADED_AT)
+
+    assert await stored(uow_factory) == [("asian", o) for o in ASIAN.observations]
+
+
+async def test_a_table_listing_a_row_twice_is_refused(uow_factory: UnitOfWorkFactory) -> None:
+    with pytest.raises(Conflict):
+        await load(uow_factory, CensusTable("asian", "twice", 2019, [obs(2019), obs(2018), obs(2019)]))
+
+    assert await stored(uow_factory) == []
+
+
+async def test_a_page_is_in_id_order_and_counts_the_total(uow_factory: UnitOfWorkFactory) -> None:
+    await load(uow_factory, WHITE, ASIAN)
+    await load(uow_factory, WHITE)  # reloaded: its rows now come after the other table's
+
+    async with uow_factory() as uow:
+        page = await uow.records.page(RecordFilter(), limit=3, offset=5)
+        past_the_end = await uow.records.page(RecordFilter(), limit=3, offset=50)
+
+    assert [(r.race, r.observation.year) for r in page.items] == [("asian", 2010), ("white", 2019), ("white", 2018)]
+    assert page.items[0].id < page.items[1].id < page.items[2].id
+    assert (page.total, page.limit, page.offset) == (8, 3, 5)
+    assert (past_the_end.items, past_the_end.total) == ([], 8)
+
+
+@pytest.mark.parametrize(
+    ("where", "years"),
+    [
+        (RecordFilter(race="asian", age_range="35-44"), [2019, 2010]),
+        (RecordFilter(population="Asian Alone"), [2019]),
+        (RecordFilter(year=2017), [2017, 2017]),
+        (RecordFilter(race="white", year=2017), []),
+    ],
+)
+async def test_filters_select_the_matching_records(
+    uow_factory: UnitOfWorkFactory, where: RecordFilter, years: list[int]
+) -> None:
+    await load(uow_factory, ASIAN, WHITE)
+
+    async with uow_factory() as uow:
+        page = await uow.records.page(where, limit=10, offset=0)
+
+    assert [r.observation.year for r in page.items] == years
+    assert page.total == len(years)
+    assert [o.year for _, o in await stored(uow_factory, where)] == years
+
+
+async def test_an_added_record_comes_after_the_loaded_rows_with_its_datasets_dollar_year(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    (dataset,) = await load(uow_factory, ASIAN)
+
+    async with uow_factory() as uow:
+        record = await uow.records.add(dataset, obs(2017, footnote="41"))
+        await uow.commit()
+
+    assert (record.dataset_id, record.race, record.constant_dollar_year) == (dataset.id, "asian", 2019)
+    async with uow_factory() as uow:
+        assert await uow.records.get(record.id) == record
+        comparison = await uow.records.for_comparison(["asian"], "25-34", [2017])
+    assert [r.observation.footnote for r in comparison] == ["40", None, "41"]
+
+
+@pytest.mark.parametrize("footnote", [None, "40"])
+async def test_adding_a_record_with_an_existing_natural_key_is_a_conflict(
+    uow_factory: UnitOfWorkFactory, footnote: str | None
+) -> None:
+    (dataset,) = await load(uow_factory, ASIAN)
+
+    async with uow_factory() as uow:
+        with pytest.raises(RecordExists):
+            await uow.records.add(dataset, obs(2017, footnote=footnote, number=1))
+
+
+async def test_adding_a_record_to_a_dataset_that_is_gone_is_a_conflict(uow_factory: UnitOfWorkFactory) -> None:
+    (dataset,) = await load(uow_factory, ASIAN)
+    async with uow_factory() as uow:
+        await uow.datasets.delete(dataset.id)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(DatasetGone):
+            await uow.records.add(dataset, obs(1999))
+
+
+async def test_deleting_a_record_removes_only_it(uow_factory: UnitOfWorkFactory) -> None:
+    await load(uow_factory, ASIAN)
+    async with uow_factory() as uow:
+        first = (await uow.records.page(RecordFilter(), limit=1, offset=0)).items[0]
+        assert await uow.records.delete(first.id)
+        assert not await uow.records.delete(first.id)
+        await uow.commit()
+
+    assert await stored(uow_factory) == [("asian", o) for o in ASIAN.observations[1:]]
+
+
+async def test_deleting_a_dataset_deletes_its_records(uow_factory: UnitOfWorkFactory) -> None:
+    asian, _ = await load(uow_factory, ASIAN, WHITE)
+
+    async with uow_factory() as uow:
+        assert await uow.datasets.delete(asian.id)
+        assert not await uow.datasets.delete(asian.id)
+        await uow.commit()
+
+    assert {race for race, _ in await stored(uow_factory)} == {"white"}
+
+
+async def test_comparison_rows_come_in_table_order_for_the_races_bracket_and_years(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await load(uow_factory, WHITE, ASIAN)
+
+    async with uow_factory() as uow:
+        found = await uow.records.for_comparison(["asian", "white"], "25-34", [2019, 2017])
+
+    assert [(r.race, r.observation.population, r.observation.year, r.observation.footnote) for r in found] == [
+        ("white", "White", 2019, None),
+        ("asian", "Asian Alone or in Combination", 2019, None),
+        ("asian", "Asian Alone or in Combination", 2017, "40"),
+        ("asian", "Asian Alone or in Combination", 2017, None),
+        ("asian", "Asian Alone", 2019, None),
+    ]

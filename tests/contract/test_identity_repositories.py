@@ -1,0 +1,269 @@
+"""Users, sessions and login failures behave alike on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from libdib.domain.ports import UnitOfWorkFactory
+from libdib.domain.tokens import AuthSession, Claims, TokenKind
+from libdib.domain.users import NewUser, User, UsernameTaken
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+async def add_user(uow_factory: UnitOfWorkFactory, username: str = "ada", is_admin: bool = False) -> User:
+    async with uow_factory() as uow:
+        user = await uow.users.add(NewUser(username, "$hash$", is_admin=is_admin, created_at=NOW))
+        await uow.commit()
+    return user
+
+
+async def start_session(uow_factory: UnitOfWorkFactory, user: User, expires_at: datetime = NOW + HOUR) -> str:
+    sid = uuid4().hex
+    async with uow_factory() as uow:
+        await uow.sessions.start(AuthSession(sid, user.id, NOW, expires_at))
+        await uow.commit()
+    return sid
+
+
+def access(user: User, sid: str, jti: str | None = None) -> Claims:
+    return Claims(str(user.id), TokenKind.ACCESS, jti or uuid4().hex, sid, 0, 0)
+
+
+async def active(uow_factory: UnitOfWorkFactory, claims: Claims) -> User | None:
+    async with uow_factory() as uow:
+        return await uow.sessions.active_user(claims)
+
+
+async def test_a_committed_user_is_seen_by_the_next_unit(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+
+    async with uow_factory() as uow:
+        assert await uow.users.get(ada.id) == ada
+        assert await uow.users.get_by_username("ADA") == ada
+    assert ada == User(ada.id, "ada", "$hash$", is_admin=False, created_at=NOW)
+
+
+async def test_uncommitted_work_is_discarded(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.users.add(NewUser("ada", "$hash$", is_admin=False, created_at=NOW))
+
+    async with uow_factory() as uow:
+        assert await uow.users.get_by_username("ada") is None
+
+
+async def test_a_duplicate_username_in_any_case_is_a_conflict(uow_factory: UnitOfWorkFactory) -> None:
+    await add_user(uow_factory, "Ada")
+
+    with pytest.raises(UsernameTaken, match="'ADA' is taken"):
+        async with uow_factory() as uow:
+            await uow.users.add(NewUser("ADA", "$other$", is_admin=False, created_at=NOW))
+
+    async with uow_factory() as uow:
+        assert await uow.users.get_by_username("ada") is not None
+
+
+async def test_ids_are_distinct_and_missing_users_are_none(uow_factory: UnitOfWorkFactory) -> None:
+    ada, bob = await add_user(uow_factory, "ada"), await add_user(uow_factory, "bob")
+
+    assert ada.id != bob.id
+    async with uow_factory() as uow:
+        assert await uow.users.get(bob.id + 1000) is None
+        assert await uow.users.get_by_username("carol") is None
+
+
+async def test_password_hash_and_admin_role_changes_persist(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+
+    async with uow_factory() as uow:
+        await uow.users.set_password_hash(ada.id, "$argon2id$new")
+        await uow.users.set_admin(ada.id, is_admin=True)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.users.get(ada.id) == User(ada.id, "ada", "$argon2id$new", is_admin=True, created_at=NOW)
+
+
+async def test_deleting_a_user_ends_their_sessions(uow_factory: UnitOfWorkFactory) -> None:
+    ada, bob = await add_user(uow_factory, "ada"), await add_user(uow_factory, "bob")
+    ada_sid, bob_sid = await start_session(uow_factory, ada), await start_session(uow_factory, bob)
+    async with uow_factory() as uow:
+        assert await uow.sessions.spend_refresh(uuid4().hex, ada_sid, NOW + HOUR)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.users.delete(ada.id)
+        assert not await uow.users.delete(ada.id)
+        await uow.commit()
+
+    assert await active(uow_factory, access(ada, ada_sid)) is None
+    assert await active(uow_factory, access(bob, bob_sid)) == bob
+    async with uow_factory() as uow:
+        assert await uow.users.get(ada.id) is None
+        assert not await uow.sessions.spend_refresh(uuid4().hex, ada_sid, NOW + HOUR)
+
+
+async def test_a_live_session_with_an_unrevoked_token_yields_its_user(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada)
+
+    assert await active(uow_factory, access(ada, sid)) == ada
+
+
+async def test_a_session_counts_only_for_its_own_user(uow_factory: UnitOfWorkFactory) -> None:
+    ada, bob = await add_user(uow_factory, "ada"), await add_user(uow_factory, "bob")
+    ada_sid = await start_session(uow_factory, ada)
+
+    assert await active(uow_factory, access(bob, ada_sid)) is None
+    assert await active(uow_factory, access(ada, "no-such-session")) is None
+
+
+async def test_a_revoked_session_refuses_every_token(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    ended, other = await start_session(uow_factory, ada), await start_session(uow_factory, ada)
+
+    async with uow_factory() as uow:
+        await uow.sessions.revoke_session(ended)
+        await uow.commit()
+
+    assert await active(uow_factory, access(ada, ended)) is None
+    assert await active(uow_factory, access(ada, other)) == ada
+
+
+async def test_a_revoked_token_is_refused_and_its_siblings_are_not(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada)
+    revoked = access(ada, sid)
+
+    for _ in range(2):  # revoking twice is harmless
+        async with uow_factory() as uow:
+            await uow.sessions.revoke_token(revoked.jti, NOW + HOUR)
+            await uow.commit()
+
+    assert await active(uow_factory, revoked) is None
+    assert await active(uow_factory, access(ada, sid)) == ada
+
+
+async def test_a_refresh_token_can_be_spent_once(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada)
+    jti = uuid4().hex
+
+    async with uow_factory() as uow:
+        assert await uow.sessions.spend_refresh(jti, sid, NOW + HOUR)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert not await uow.sessions.spend_refresh(jti, sid, NOW + HOUR)
+
+
+async def test_spending_needs_an_existing_session(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        assert not await uow.sessions.spend_refresh(uuid4().hex, "no-such-session", NOW + HOUR)
+        await uow.commit()
+
+
+async def test_of_two_concurrent_spends_of_one_token_exactly_one_wins(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada)
+    jti = uuid4().hex
+
+    async def spend() -> bool:
+        async with uow_factory() as uow:
+            spent = await uow.sessions.spend_refresh(jti, sid, NOW + HOUR)
+            await asyncio.sleep(0.05)  # hold the transaction open while the other one tries
+            await uow.commit()
+        return spent
+
+    results = await asyncio.gather(spend(), spend())
+
+    assert sorted(results) == [False, True]
+
+
+async def test_purging_deletes_what_expired_and_keeps_the_rest(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    expired = await start_session(uow_factory, ada, expires_at=NOW - timedelta(seconds=1))
+    live = await start_session(uow_factory, ada, expires_at=NOW + HOUR)
+    async with uow_factory() as uow:
+        assert await uow.sessions.spend_refresh("spent-old", live, NOW - timedelta(seconds=1))
+        assert await uow.sessions.spend_refresh("spent-new", live, NOW + HOUR)
+        await uow.sessions.revoke_token("revoked-old", NOW - timedelta(seconds=1))
+        await uow.sessions.revoke_token("revoked-new", NOW + HOUR)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.sessions.purge_expired(NOW) == 3
+        await uow.commit()
+
+    assert await active(uow_factory, access(ada, expired)) is None
+    assert await active(uow_factory, access(ada, live)) == ada
+    assert await active(uow_factory, access(ada, live, "revoked-new")) is None
+    assert await active(uow_factory, access(ada, live, "revoked-old")) == ada
+    async with uow_factory() as uow:
+        assert not await uow.sessions.spend_refresh("spent-new", live, NOW + HOUR)
+        assert await uow.sessions.spend_refresh("spent-old", live, NOW + HOUR)
+        assert await uow.sessions.purge_expired(NOW) == 0
+
+
+async def test_extending_a_session_keeps_it_past_its_first_expiry(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada, expires_at=NOW + HOUR)
+
+    async with uow_factory() as uow:
+        await uow.sessions.extend(sid, NOW + 3 * HOUR)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.sessions.purge_expired(NOW + 2 * HOUR) == 0
+        await uow.commit()
+
+    assert await active(uow_factory, access(ada, sid)) == ada
+
+
+async def test_failures_are_counted_after_a_moment_with_the_oldest(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        for minutes in (20, 10, 5, 1):
+            await uow.login_failures.record("ada|10.0.0.1", NOW - timedelta(minutes=minutes))
+        await uow.login_failures.record("bob|10.0.0.1", NOW)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.login_failures.since("ada|10.0.0.1", NOW - timedelta(minutes=15)) == (
+            3,
+            NOW - timedelta(minutes=10),
+        )
+        assert await uow.login_failures.since("carol|10.0.0.1", NOW - timedelta(minutes=15)) == (0, None)
+
+
+async def test_clearing_failures_forgets_only_that_key(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.login_failures.record("ada|10.0.0.1", NOW)
+        await uow.login_failures.record("bob|10.0.0.1", NOW)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        await uow.login_failures.clear("ada|10.0.0.1")
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.login_failures.since("ada|10.0.0.1", NOW - HOUR) == (0, None)
+        assert await uow.login_failures.since("bob|10.0.0.1", NOW - HOUR) == (1, NOW)
+
+
+async def test_purging_failures_deletes_only_old_ones(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.login_failures.record("ada|10.0.0.1", NOW - HOUR)
+        await uow.login_failures.record("ada|10.0.0.1", NOW)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.login_failures.purge_before(NOW - timedelta(minutes=15)) == 1
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.login_failures.since("ada|10.0.0.1", NOW - 2 * HOUR) == (1, NOW)

@@ -1,0 +1,511 @@
+"""Datasets, records and comparisons through the HTTP API, with the real P-8 workbooks of the first version."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from libdib.bootstrap import build_services
+from libdib.entrypoints.http.app import create_app
+from tests.conftest import CENSUS_DIR, make_settings
+from tests.fakes import FastHasher, FixedClock
+from tests.support import p8
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "quartz-lantern-migrates-slowly"
+ASIAN, WHITE = CENSUS_DIR / "p08a.xlsx", CENSUS_DIR / "p08w.xlsx"
+MAX_UPLOAD = 100_000
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetml.sheet"
+RECORD_FIELDS = [
+    "id",
+    "dataset_id",
+    "race",
+    "population",
+    "age_range",
+    "year",
+    "footnote",
+    "male_number_with_income",
+    "male_median_income_current",
+    "male_median_income_constant",
+    "female_number_with_income",
+    "female_median_income_current",
+    "female_median_income_constant",
+    "constant_dollar_year",
+]
+
+
+def workbook(race: str = "Black", rows: list[tuple[str, list[p8.Cell]]] | None = None) -> bytes:
+    """A small P-8 workbook: one age section (25-34), one population."""
+    rows = rows or [("2019", [1, 2, 3, 4, 5, 6]), ("2018", [7, 8, 9, 10, 11, 12])]
+    section = p8.AgeSection("25-34", [p8.Population(f"{race} Alone", rows)])
+    return p8.p8_workbook(p8.P8Table(race, 2019, (2018, 2019), [section]))
+
+
+@dataclass
+class Api:
+    """The app with an admin and a reader; ``more`` is a directory that is part of ``LIBDIB_CENSUS_SOURCE``."""
+
+    client: AsyncTestClient[Any]
+    admin: dict[str, str]
+    reader: dict[str, str]
+    more: Path
+
+    async def load(self) -> httpx.Response:
+        return await self.client.post("/datasets/load", headers=self.admin)
+
+    async def get(self, url: str, **params: Any) -> httpx.Response:
+        return await self.client.get(url, params=params, headers=self.reader)
+
+    async def upload(self, name: str, content: bytes, media_type: str = XLSX) -> httpx.Response:
+        return await self.client.post("/datasets", files={"file": (name, content, media_type)}, headers=self.admin)
+
+    async def snapshot(self) -> tuple[Any, str]:
+        """Everything stored: the datasets and every record as CSV."""
+        datasets = (await self.get("/datasets")).json()
+        records = await self.client.get("/records", headers={**self.reader, "Accept": "text/csv"})
+        return datasets, records.text
+
+
+async def log_in(client: AsyncTestClient[Any], username: str) -> dict[str, str]:
+    response = await client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "p08b.xlsx").write_bytes(workbook())
+    url = f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}"
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+    settings = make_settings(
+        database_url=url, census_source=f"{ASIAN},{WHITE},{more}", max_upload_bytes=str(MAX_UPLOAD)
+    )
+    backend = "memory" if request.param == "memory" else "sql"
+    services = build_services(settings, backend=backend, hasher=FastHasher(), clock=FixedClock())
+    async with AsyncTestClient(app=create_app(settings, services)) as client:
+        # The app runs on the client's own loop, in another thread; the database engine lives there too.
+        client.blocking_portal.call(partial(services.users.sign_up, "admin", PASSWORD, is_admin=True))
+        client.blocking_portal.call(partial(services.users.sign_up, "reader", PASSWORD))
+        yield Api(client, await log_in(client, "admin"), await log_in(client, "reader"), more)
+
+
+@pytest.fixture
+async def loaded(api: Api) -> Api:
+    response = await api.load()
+    assert response.status_code == 200, response.text
+    return api
+
+
+def assert_problem(response: httpx.Response, statuses: set[int], *details: str) -> None:
+    assert response.status_code in statuses, response.text
+    body = response.json()
+    assert body["status"] == response.status_code
+    for detail in details:
+        assert re.search(detail, body["detail"]), body["detail"]
+
+
+# Datasets
+
+
+async def test_loading_answers_every_dataset_with_its_provenance(api: Api) -> None:
+    response = await api.load()
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rows"] == 140 + 140 + 2
+    asian, white, black = body["datasets"]
+    assert (asian["race"], asian["source"], asian["rows"], asian["years"]) == ("asian", str(ASIAN), 140, [2002, 2019])
+    assert asian["sha256"] == hashlib.sha256(ASIAN.read_bytes()).hexdigest()
+    assert asian["title"] == "Table P-8. Age--Asian People, by Median Income and Sex: 2002 to 2019"
+    assert (white["race"], white["sha256"]) == ("white", hashlib.sha256(WHITE.read_bytes()).hexdigest())
+    assert (black["race"], black["source"], black["years"]) == ("black", str(api.more / "p08b.xlsx"), [2018, 2019])
+    assert set(asian) == {"id", "race", "title", "source", "sha256", "rows", "years", "loaded_at"}
+    listed = (await api.get("/datasets")).json()["items"]
+    assert [d["race"] for d in listed] == ["asian", "black", "white"]
+
+
+async def test_loading_again_replaces_the_rows_instead_of_adding_to_them(loaded: Api) -> None:
+    response = await loaded.load()
+
+    assert response.status_code == 200
+    assert (await loaded.get("/records")).json()["total"] == 282
+    assert len((await loaded.get("/datasets")).json()["items"]) == 3
+
+
+async def test_the_first_versions_load_route_still_loads_and_is_documented_as_deprecated(api: Api) -> None:
+    response = await api.client.post("/data/load_pickle", headers=api.admin)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == 282
+    document = (await api.client.get("/schema/openapi.json")).json()
+    assert document["paths"]["/data/load_pickle"]["post"]["deprecated"] is True
+
+
+@pytest.mark.parametrize(
+    ("rows", "detail"),
+    [
+        ([("2019", [1, "many", 3, 4, 5, 6])], r"p08b\.xlsx, row \d+: .*'many'"),
+        ([("2019", [1, 2, 3, 4, 5, 6]), ("2019", [1, 2, 3, 4, 5, 6])], r"p08b\.xlsx: .*lists 2019 twice"),
+    ],
+)
+async def test_a_load_with_a_bad_workbook_names_it_and_changes_nothing(
+    loaded: Api, rows: list[tuple[str, list[p8.Cell]]], detail: str
+) -> None:
+    before = await loaded.snapshot()
+    (loaded.more / "p08b.xlsx").write_bytes(workbook(rows=rows))
+
+    response = await loaded.load()
+
+    assert_problem(response, {422}, detail)
+    assert await loaded.snapshot() == before
+
+
+async def test_an_uploaded_workbook_replaces_the_table_of_its_race(loaded: Api) -> None:
+    response = await loaded.upload("p08-asian-2.xlsx", workbook("Asian"))
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["race"], body["source"], body["rows"], body["years"]) == ("asian", "p08-asian-2.xlsx", 2, [2018, 2019])
+    assert (await loaded.get("/records", race="asian")).json()["total"] == 2
+    assert (await loaded.get("/records", race="white")).json()["total"] == 140
+
+
+async def test_uploading_the_real_workbook_first_creates_its_dataset(api: Api) -> None:
+    response = await api.upload("p08a.xlsx", ASIAN.read_bytes())
+
+    assert response.status_code == 201, response.text
+    assert response.json()["sha256"] == hashlib.sha256(ASIAN.read_bytes()).hexdigest()
+    assert [d["race"] for d in (await api.get("/datasets")).json()["items"]] == ["asian"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "statuses", "detail"),
+    [
+        ("p08a.xlsx", b"x" * (MAX_UPLOAD + 1), {413}, "larger than the limit"),
+        ("records.csv", b"race,year\nasian,2019\n", {415, 422}, r"\.xlsx"),
+        ("p08a.xlsx", b"not a zip archive", {422}, "not an .xlsx workbook"),
+        ("p08a.xlsx", b"", {422}, r"p08a\.xlsx"),
+        ("p08a.xlsx", workbook(rows=[("2019", [-5, 2, 3, 4, 5, 6])]), {422}, r"p08a\.xlsx, row \d+"),
+        ("p08a.xlsx", workbook(rows=[("1900", [1, 2, 3, 4, 5, 6])]), {422}, "1900"),
+    ],
+    ids=["too-large", "csv", "not-a-zip", "empty", "negative-number", "year-1900"],
+)
+async def test_a_bad_upload_is_refused_and_leaves_the_data_exactly_as_it_was(
+    loaded: Api, name: str, content: bytes, statuses: set[int], detail: str
+) -> None:
+    before = await loaded.snapshot()
+
+    response = await loaded.upload(name, content)
+
+    assert_problem(response, statuses, detail)
+    assert await loaded.snapshot() == before
+
+
+async def test_an_upload_without_a_file_field_names_the_field(api: Api) -> None:
+    response = await api.client.post("/datasets", files={"workbook": ("a.xlsx", b"x", XLSX)}, headers=api.admin)
+
+    assert_problem(response, {400, 422}, "file")
+
+
+async def test_deleting_a_dataset_deletes_its_records(loaded: Api) -> None:
+    asian = (await loaded.get("/datasets")).json()["items"][0]
+
+    response = await loaded.client.delete(f"/datasets/{asian['id']}", headers=loaded.admin)
+
+    assert response.status_code == 204
+    assert (await loaded.get("/records", race="asian")).json()["total"] == 0
+    assert_problem(await loaded.client.delete(f"/datasets/{asian['id']}", headers=loaded.admin), {404}, "no dataset")
+
+
+async def test_only_an_admin_may_load_upload_or_delete(loaded: Api) -> None:
+    before = await loaded.snapshot()
+
+    responses = [
+        await loaded.client.post("/datasets/load", headers=loaded.reader),
+        await loaded.client.post("/data/load_pickle", headers=loaded.reader),
+        await loaded.client.post(
+            "/datasets", files={"file": ("a.xlsx", workbook("Asian"), XLSX)}, headers=loaded.reader
+        ),
+        await loaded.client.delete("/datasets/1", headers=loaded.reader),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403, 403, 403]
+    assert await loaded.snapshot() == before
+
+
+# Records
+
+
+async def test_records_come_in_pages_with_the_total(loaded: Api) -> None:
+    everything = (await loaded.get("/records", race="asian", limit=1000)).json()["items"]
+
+    page = (await loaded.get("/records", race="asian", limit=10, offset=5)).json()
+
+    assert (page["total"], page["limit"], page["offset"]) == (140, 10, 5)
+    assert page["items"] == everything[5:15]
+    assert set(page["items"][0]) == set(RECORD_FIELDS)
+    assert (await loaded.get("/records")).json()["limit"] == 100
+
+
+async def test_footnoted_estimates_of_a_year_are_kept_apart_in_table_order(loaded: Api) -> None:
+    page = (await loaded.get("/records", race="asian", age_range="25-34", year=2017)).json()
+
+    assert [(r["footnote"], r["male_median_income_constant"]) for r in page["items"]] == [("40", 53489), (None, 56313)]
+    assert page["items"][0]["population"] == "Asian Alone or in Combination"
+
+
+async def test_records_filter_by_population(loaded: Api) -> None:
+    page = (await loaded.get("/records", population="White Alone or in Combination", year=2019)).json()
+
+    assert page["total"] == 7
+    assert {r["race"] for r in page["items"]} == {"white"}
+
+
+@pytest.mark.parametrize(
+    ("params", "statuses", "detail"),
+    [
+        ({"race": "martian"}, {400, 422}, "race"),
+        ({"age_range": "55+"}, {400, 422}, "age_range"),
+        ({"year": 1939}, {400, 422}, "year"),
+        ({"year": "last"}, {400, 422}, "year"),
+        ({"limit": 0}, {400, 422}, "limit"),
+        ({"limit": 1001}, {400, 422}, "limit"),
+        ({"offset": -1}, {400, 422}, "offset"),
+    ],
+)
+async def test_a_bad_filter_is_refused_naming_the_parameter(
+    loaded: Api, params: dict[str, Any], statuses: set[int], detail: str
+) -> None:
+    assert_problem(await loaded.get("/records", **params), statuses, detail)
+
+
+async def test_records_as_csv_stream_every_matching_record_with_a_header_line(loaded: Api) -> None:
+    as_json = (await loaded.get("/records", race="asian", limit=1000)).json()["items"]
+
+    response = await loaded.client.get(
+        "/records", params={"race": "asian"}, headers={**loaded.reader, "Accept": "text/csv"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="records.csv"'
+    lines = list(csv.reader(io.StringIO(response.text)))
+    assert lines[0] == RECORD_FIELDS
+    assert len(lines) == 1 + 140
+    assert lines[1:] == [["" if r[field] is None else str(r[field]) for field in RECORD_FIELDS] for r in as_json]
+
+
+async def test_records_as_csv_with_a_limit_are_that_page(loaded: Api) -> None:
+    headers = {**loaded.reader, "Accept": "text/csv"}
+
+    response = await loaded.client.get("/records", params={"limit": 3, "offset": 2}, headers=headers)
+
+    ids = [int(line[0]) for line in list(csv.reader(io.StringIO(response.text)))[1:]]
+    assert ids == [r["id"] for r in (await loaded.get("/records", limit=3, offset=2)).json()["items"]]
+
+
+async def test_a_population_a_spreadsheet_would_run_as_a_formula_is_defused_in_csv(loaded: Api) -> None:
+    formula = '=HYPERLINK("http://example.invalid","x")'
+    created = await loaded.client.post("/records", json=new_record(population=formula), headers=loaded.admin)
+    assert created.status_code == 201, created.text
+
+    response = await loaded.client.get(
+        "/records", params={"year": 2020}, headers={**loaded.reader, "Accept": "text/csv"}
+    )
+
+    (row,) = list(csv.DictReader(io.StringIO(response.text)))
+    assert row["population"] == "'" + formula
+    assert (await loaded.get(f"/records/{created.json()['id']}")).json()["population"] == formula
+
+
+async def test_a_csv_export_with_a_bad_filter_is_refused_as_json(loaded: Api) -> None:
+    response = await loaded.client.get(
+        "/records", params={"race": "martian"}, headers={**loaded.reader, "Accept": "text/csv"}
+    )
+
+    assert_problem(response, {422}, "race: 'martian'")
+
+
+async def test_a_record_is_found_by_id_and_a_missing_one_is_404(loaded: Api) -> None:
+    first = (await loaded.get("/records", limit=1)).json()["items"][0]
+
+    assert (await loaded.get(f"/records/{first['id']}")).json() == first
+    assert_problem(await loaded.get("/records/999999"), {404}, "no record with id 999999")
+
+
+def new_record(**changes: Any) -> dict[str, Any]:
+    record = {
+        "race": "asian",
+        "population": "Asian Alone or in Combination",
+        "age_range": "25-34",
+        "year": 2020,
+        "footnote": None,
+        "male_number_with_income": 1800,
+        "male_median_income_current": 53000,
+        "male_median_income_constant": 53000,
+        "female_number_with_income": None,
+        "female_median_income_current": None,
+        "female_median_income_constant": None,
+    }
+    return record | changes
+
+
+async def test_an_added_record_joins_its_races_dataset_and_can_be_deleted(loaded: Api) -> None:
+    asian = (await loaded.get("/datasets")).json()["items"][0]
+
+    created = await loaded.client.post("/records", json=new_record(), headers=loaded.admin)
+
+    assert created.status_code == 201, created.text
+    record = created.json()
+    assert (record["dataset_id"], record["constant_dollar_year"], record["year"]) == (asian["id"], 2019, 2020)
+    assert (await loaded.get(f"/records/{record['id']}")).json() == record
+    assert (await loaded.client.delete(f"/records/{record['id']}", headers=loaded.admin)).status_code == 204
+    assert_problem(await loaded.get(f"/records/{record['id']}"), {404})
+    assert_problem(await loaded.client.delete(f"/records/{record['id']}", headers=loaded.admin), {404})
+
+
+@pytest.mark.parametrize("footnote", [None, "40"])
+async def test_adding_a_record_that_exists_is_409(loaded: Api, footnote: str | None) -> None:
+    response = await loaded.client.post("/records", json=new_record(year=2017, footnote=footnote), headers=loaded.admin)
+
+    assert_problem(response, {409}, "race 'asian', population 'Asian Alone or in Combination', age range 25-34")
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"race": "martian"}, "race"),
+        ({"race": "hispanic"}, "no dataset is loaded for race 'hispanic'"),
+        ({"age_range": "55+"}, "age_range"),
+        ({"year": 1939}, "year"),
+        ({"year": 2101}, "year"),
+        ({"male_number_with_income": -1}, "male_number_with_income"),
+        ({"footnote": "forty"}, "footnote"),
+        ({"population": ""}, "population"),
+        ({"dataset_id": 1}, "dataset_id"),
+    ],
+)
+async def test_a_record_breaking_a_rule_is_refused_naming_the_field(
+    loaded: Api, changes: dict[str, Any], detail: str
+) -> None:
+    response = await loaded.client.post("/records", json=new_record(**changes), headers=loaded.admin)
+
+    assert_problem(response, {400, 422}, detail)
+
+
+async def test_only_an_admin_may_add_or_delete_records(loaded: Api) -> None:
+    first = (await loaded.get("/records", limit=1)).json()["items"][0]
+
+    added = await loaded.client.post("/records", json=new_record(), headers=loaded.reader)
+    deleted = await loaded.client.delete(f"/records/{first['id']}", headers=loaded.reader)
+
+    assert (added.status_code, deleted.status_code) == (403, 403)
+    assert (await loaded.get(f"/records/{first['id']}")).status_code == 200
+
+
+# Comparisons
+
+
+async def test_the_golden_comparison_of_2019_at_age_30(loaded: Api) -> None:
+    response = await loaded.get("/comparisons", year=2019, age=30)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {k: body[k] for k in ("year", "age_range", "basis", "races", "race", "base_year")} == {
+        "year": 2019,
+        "age_range": "25-34",
+        "basis": "constant",
+        "races": ["white", "asian"],
+        "race": None,
+        "base_year": None,
+    }
+    assert body["comparison"]["male"] == {
+        "head": "asian",
+        "income_difference": 6767,
+        "population_difference": 14620,
+        "percent_change_income": None,
+        "percent_change_pop": None,
+    }
+    assert set(body["comparison"]) == {"male", "female"}
+
+
+async def test_the_golden_percent_changes_of_asian_since_2010(loaded: Api) -> None:
+    body = (await loaded.get("/comparisons", year=2019, age=30, race="asian", base_year=2010, sex="male")).json()
+
+    assert list(body["comparison"]) == ["male"]
+    assert body["comparison"]["male"]["percent_change_income"] == 22.8
+    assert body["comparison"]["male"]["percent_change_pop"] == 40.32
+
+
+async def test_a_footnoted_year_is_compared_on_its_first_listed_estimate(loaded: Api) -> None:
+    first = {
+        race: (await loaded.get("/records", race=race, age_range="35-44", year=2013)).json()["items"][0]
+        for race in ("white", "asian")
+    }
+
+    body = (await loaded.get("/comparisons", year=2013, age_range="35-44", basis="current")).json()
+
+    incomes = [first[race]["female_median_income_current"] for race in ("white", "asian")]
+    assert first["asian"]["footnote"] == "39"
+    assert body["comparison"]["female"]["income_difference"] == abs(incomes[0] - incomes[1])
+
+
+@pytest.mark.parametrize(("age", "bracket"), [(55, "55-64"), (64, "55-64"), (70, "65-74"), (75, "75+"), (101, "75+")])
+async def test_ages_over_54_map_to_their_brackets(loaded: Api, age: int, bracket: str) -> None:
+    response = await loaded.get("/comparisons", year=2019, age=age)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["age_range"] == bracket
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"year": 1990, "age": 30, "races": "asian,white"}, "race 'asian' has no data for 1990"),
+        ({"year": 2019, "age": 30, "race": "asian", "base_year": 1995}, "race 'asian' has no data for 1995"),
+        ({"year": 2019, "age": 40, "races": "white,black"}, "race 'black' has no data for 2019 at ages 35-44"),
+    ],
+)
+async def test_a_race_without_data_for_the_year_is_404_naming_the_race_and_year(
+    loaded: Api, params: dict[str, Any], detail: str
+) -> None:
+    assert_problem(await loaded.get("/comparisons", **params), {404}, detail)
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"age": 30}, "year"),
+        ({"year": 2019, "age": 14}, "age"),
+        ({"year": 2019}, "age"),
+        ({"year": 2019, "age": 30, "age_range": "25-34"}, "age"),
+        ({"year": 2019, "age_range": "55+"}, "age_range"),
+        ({"year": 2019, "age": 30, "sex": "other"}, "sex"),
+        ({"year": 2019, "age": 30, "basis": "real"}, "basis"),
+        ({"year": 2019, "age": 30, "races": "white"}, "races"),
+        ({"year": 2019, "age": 30, "races": "white,white"}, "races"),
+        ({"year": 2019, "age": 30, "races": "white,martian"}, "races"),
+        ({"year": 2019, "age": 30, "race": "black"}, "race"),
+        ({"year": 2019, "age": 30, "race": "asian", "base_year": 1900}, "base_year"),
+        ({"year": 3000, "age": 30}, "year"),
+    ],
+)
+async def test_bad_comparison_parameters_are_refused_naming_them(
+    loaded: Api, params: dict[str, Any], detail: str
+) -> None:
+    assert_problem(await loaded.get("/comparisons", **params), {400, 422}, detail)

@@ -1,0 +1,36 @@
+"""Test doubles for ports that are slow or non-deterministic in real life (hashing, time)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from libdib.domain.ports import Clock, PasswordHasher
+
+
+class FastHasher(PasswordHasher):
+    """A hasher that costs nothing (SHA-256, no salt): for tests only, where argon2 would dominate."""
+
+    PREFIX = "$fast$"
+
+    async def hash(self, password: str) -> str:
+        return self.PREFIX + hashlib.sha256(password.encode()).hexdigest()
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        return password_hash == await self.hash(password), None
+
+    async def dummy_verify(self) -> None:
+        return None
+
+
+class FixedClock(Clock):
+    """A clock that stands still until a test moves it; starts at the real time so JWTs stay valid."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)

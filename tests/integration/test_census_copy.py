@@ -1,0 +1,154 @@
+"""Loading on PostgreSQL: rows go in with COPY, inside the transaction, and readers never see a half-done replace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libdib.adapters.sql.engine import create_engine, create_session_factory
+from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
+from libdib.domain.census import CensusTable, Dataset, Observation
+from libdib.domain.datasets import DatasetGone
+from libdib.domain.errors import Conflict
+from libdib.domain.ports import Provenance, RecordFilter, UnitOfWork, UnitOfWorkFactory
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+AGES = ("15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75+")
+
+
+def table(rows: int, first_year: int = 1947, race: str = "asian") -> CensusTable:
+    """A table of ``rows`` distinct year rows, spread over populations and age sections."""
+    observations = [
+        Observation(f"Population {i // 700}", AGES[i // 100 % 7], first_year + i % 100, None, i, i, i, None, i, i)
+        for i in range(rows)
+    ]
+    return CensusTable(race, f"Table P-8. Age--{race}", 2019, observations)
+
+
+@pytest.fixture
+async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(pg_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
+    sessions = create_session_factory(engine)
+
+    def unit_of_work() -> UnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    return unit_of_work
+
+
+async def replace(uow: UnitOfWork, census: CensusTable) -> Dataset:
+    return await uow.datasets.replace(census, Provenance("test.xlsx", "0" * 64), datetime.now(UTC))
+
+
+async def load(uow_factory: UnitOfWorkFactory, census: CensusTable) -> Dataset:
+    async with uow_factory() as uow:
+        dataset = await replace(uow, census)
+        await uow.commit()
+    return dataset
+
+
+async def years_of(uow_factory: UnitOfWorkFactory, race: str = "asian") -> list[int]:
+    async with uow_factory() as uow:
+        return [record.observation.year async for record in uow.records.stream(RecordFilter(race=race))]
+
+
+async def test_a_large_table_goes_in_with_copy_not_row_by_row_inserts(
+    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+) -> None:
+    statements: list[str] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    census = table(50_000)
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        await load(uow_factory, census)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT INTO INCOME_RECORDS")]
+    async with uow_factory() as uow:
+        page = await uow.records.page(RecordFilter(race="asian"), limit=1000, offset=49_000)
+        ids = [record.id for record in page.items]
+    assert page.total == 50_000
+    assert [record.observation for record in page.items] == census.observations[49_000:]
+    assert ids == sorted(ids), "ids follow the table's order"
+
+
+async def test_readers_see_the_old_rows_until_a_replace_commits_then_only_the_new(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await load(uow_factory, table(300, first_year=1950))
+    old = await years_of(uow_factory)
+
+    async with uow_factory() as writer:
+        await replace(writer, table(500, first_year=2000))
+        assert await years_of(uow_factory) == old
+        await writer.commit()
+
+    assert await years_of(uow_factory) == [2000 + i % 100 for i in range(500)]
+
+
+async def test_a_failed_replace_leaves_the_old_rows_and_the_connection_usable(uow_factory: UnitOfWorkFactory) -> None:
+    await load(uow_factory, table(300))
+    before = await years_of(uow_factory)
+    broken = table(300, first_year=2000)
+    broken.observations.append(broken.observations[0])
+
+    with pytest.raises(Conflict, match="lists a row twice"):
+        await load(uow_factory, broken)
+
+    assert await years_of(uow_factory) == before
+    async with uow_factory() as uow:
+        assert [dataset.rows for dataset in await uow.datasets.list()] == [300]
+
+
+async def test_concurrent_first_loads_of_one_race_take_turns_and_leave_one_whole_table(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with anyio.create_task_group() as group:
+        for first_year in (1950, 2000):
+            group.start_soon(load, uow_factory, table(2000, first_year=first_year))
+
+    async with uow_factory() as uow:
+        (dataset,) = await uow.datasets.list()
+    years = await years_of(uow_factory)
+    assert len(years) == dataset.rows == 2000
+    assert min(years) in {1950, 2000}
+
+
+async def test_a_record_added_while_its_table_is_replaced_is_a_conflict_not_an_error(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    dataset = await load(uow_factory, table(100))
+    outcome: list[BaseException] = []
+
+    async def add() -> None:
+        async with uow_factory() as uow:
+            try:
+                await uow.records.add(dataset, Observation("Late", "25-34", 1999, None, 1, 1, 1, 1, 1, 1))
+            except DatasetGone as exc:
+                outcome.append(exc)
+
+    async with uow_factory() as writer:
+        await replace(writer, table(100, first_year=2000))
+        async with anyio.create_task_group() as group:
+            group.start_soon(add)
+            await anyio.sleep(0.3)  # the insert now waits on the replaced dataset's row lock
+            await writer.commit()
+
+    assert [type(exc) for exc in outcome] == [DatasetGone]

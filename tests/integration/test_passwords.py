@@ -1,0 +1,138 @@
+"""The passlib hasher with real argon2 and bcrypt: upgrades, long passwords, bad hashes, and the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+import bcrypt
+import pytest
+
+from libdib.adapters.passwords import PasslibPasswordHasher
+from libdib.domain.errors import Unavailable
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "quartz-lantern-migrates-slowly"
+LONG_PASSWORD = "ünïcödé-" * 12  # 8 characters, 12 bytes, 12 times: 144 bytes, beyond bcrypt's 72
+
+
+@pytest.fixture(scope="module")
+def hasher() -> PasslibPasswordHasher:
+    return PasslibPasswordHasher()
+
+
+def legacy_bcrypt(password: str) -> str:
+    """A hash as the first version stored it: bcrypt, which silently used only the first 72 bytes."""
+    return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
+
+
+async def test_new_hashes_are_argon2id_and_verify(hasher: PasslibPasswordHasher) -> None:
+    password_hash = await hasher.hash(PASSWORD)
+
+    assert password_hash.startswith("$argon2id$")
+    assert await hasher.verify(PASSWORD, password_hash) == (True, None)
+    assert await hasher.verify(PASSWORD + "!", password_hash) == (False, None)
+
+
+async def test_a_bcrypt_hash_verifies_and_comes_back_upgraded_to_argon2id(hasher: PasslibPasswordHasher) -> None:
+    matches, upgraded = await hasher.verify(PASSWORD, legacy_bcrypt(PASSWORD))
+
+    assert matches
+    assert upgraded is not None
+    assert upgraded.startswith("$argon2id$")
+    assert await hasher.verify(PASSWORD, upgraded) == (True, None)
+
+
+async def test_a_wrong_password_against_bcrypt_gets_no_upgrade(hasher: PasslibPasswordHasher) -> None:
+    assert await hasher.verify("not the password", legacy_bcrypt(PASSWORD)) == (False, None)
+
+
+async def test_a_password_over_72_bytes_verifies_against_bcrypt_and_is_upgraded_in_full(
+    hasher: PasslibPasswordHasher,
+) -> None:
+    matches, upgraded = await hasher.verify(LONG_PASSWORD, legacy_bcrypt(LONG_PASSWORD))
+
+    assert matches
+    assert upgraded is not None
+    assert await hasher.verify(LONG_PASSWORD, upgraded) == (True, None)
+    # The new hash covers every byte: the truncated prefix alone no longer matches.
+    truncated = LONG_PASSWORD.encode()[:72].decode(errors="ignore")
+    assert await hasher.verify(truncated, upgraded) == (False, None)
+
+
+async def test_long_passwords_hash_and_verify_with_argon2(hasher: PasslibPasswordHasher) -> None:
+    password_hash = await hasher.hash(LONG_PASSWORD)
+
+    assert await hasher.verify(LONG_PASSWORD, password_hash) == (True, None)
+    assert await hasher.verify(LONG_PASSWORD[:-1], password_hash) == (False, None)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["", "plaintext", "$argon2id$v=19$m=65536,t=3,p=4$garbage", "$2b$12$short", "$1$md5crypt$hash", "x" * 5000],
+)
+async def test_a_hash_it_cannot_read_is_a_mismatch_not_an_error(hasher: PasslibPasswordHasher, stored: str) -> None:
+    assert await hasher.verify(PASSWORD, stored) == (False, None)
+
+
+async def test_an_absurdly_long_password_is_a_mismatch_not_an_error(hasher: PasslibPasswordHasher) -> None:
+    password_hash = await hasher.hash(PASSWORD)
+
+    assert await hasher.verify("x" * 100_000, password_hash) == (False, None)
+
+
+async def test_a_dummy_verification_costs_about_as_much_as_a_real_one(hasher: PasslibPasswordHasher) -> None:
+    password_hash = await hasher.hash(PASSWORD)
+
+    async def best_of_three(work: Callable[[], Awaitable[object]]) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            await work()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    real = await best_of_three(lambda: hasher.verify("wrong password!", password_hash))
+    dummy = await best_of_three(hasher.dummy_verify)
+
+    assert 0.5 < dummy / real < 2
+
+
+async def test_hashing_does_not_block_the_event_loop(hasher: PasslibPasswordHasher) -> None:
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ticker)
+        started = time.perf_counter()
+        async with anyio.create_task_group() as hashes:
+            for _ in range(4):
+                hashes.start_soon(hasher.hash, PASSWORD)
+        elapsed = time.perf_counter() - started
+        done = True
+
+    # Four argon2 hashes take a few hundred milliseconds; a blocked loop would barely tick at all.
+    assert elapsed > 0.1
+    assert ticks >= elapsed / 0.01 * 0.5
+
+
+async def test_callers_that_wait_too_long_for_a_hashing_slot_get_unavailable() -> None:
+    hasher = PasslibPasswordHasher(max_concurrency=1, wait_seconds=0.01)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(hasher.hash, PASSWORD)
+        await anyio.sleep(0.005)
+        with pytest.raises(Unavailable, match="password hashing is busy"):
+            await hasher.hash(PASSWORD)
+
+    # The slot is released afterwards: hashing works again.
+    assert (await hasher.hash(PASSWORD)).startswith("$argon2id$")

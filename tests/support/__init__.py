@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks: generated P-8 workbooks, a scratch PostgreSQL cluster."""
