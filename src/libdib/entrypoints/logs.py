@@ -36,8 +36,8 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):
-        # One line per request comes from libdib's own middleware, with the request id.
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic"):
+        # One line per request comes from libdib's own middleware (with the request id); alembic says every step.
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

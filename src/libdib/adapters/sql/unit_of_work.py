@@ -12,11 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
-from libdib.domain.errors import Unavailable
+from libdib.domain.errors import InvalidInput, Unavailable
 from libdib.domain.ports import UnitOfWork
 
 UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
 """What a database that is down, restarting or out of connections raises."""
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+"""Connection exception, insufficient resources, operator intervention (e.g. 57P03 while the server starts)."""
+BAD_DATA_SQLSTATE_CLASS = "22"
+
+
+def _sqlstate(exc: BaseException) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or _sqlstate(exc)[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+    ):
+        return True
+    return isinstance(exc, UNREACHABLE)
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -43,10 +58,16 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             await self._session.rollback()
             await self._session.close()
-        except UNREACHABLE:
-            pass  # the connection is gone already; the pool will replace it
-        if isinstance(exc, UNREACHABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        except (DBAPIError, *UNREACHABLE) as cleanup:
+            if not _unreachable(cleanup):
+                raise
+            # The connection is gone already; the pool replaces it.
+        if _unreachable(exc):
             raise Unavailable("the database is not reachable; try again shortly") from exc
+        if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(BAD_DATA_SQLSTATE_CLASS):
+            # A safety net: the domain validates input, but a value the database cannot store is the caller's, not ours.
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+            raise InvalidInput(f"a value in the request cannot be stored: {reason}") from exc
 
     async def commit(self) -> None:
         """Commit the transaction."""

@@ -12,6 +12,8 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from libdib.entrypoints.http.openapi import DOCS_PATH
+
 REQUEST_ID_HEADER = "x-request-id"
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 """A caller's request id is kept only if it is this plain; anything else is replaced (log injection)."""
@@ -21,6 +23,11 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cross-origin-opener-policy": "same-origin",
 }
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+"""JSON and CSV responses load nothing and are never framed."""
+DOCS_CSP = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
+"""The docs page runs Scalar (a script from the configured URL, with inline configuration), so only framing,
+base URL, forms and plugins are restricted there."""
 
 access_log = structlog.get_logger("libdib.access")
 
@@ -40,6 +47,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
+        docs = scope["path"].startswith(DOCS_PATH) and not scope["path"].endswith(".json")
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
@@ -52,6 +60,7 @@ class RequestContextMiddleware:
                 headers[REQUEST_ID_HEADER] = request_id
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                headers.setdefault("content-security-policy", DOCS_CSP if docs else API_CSP)
             await send(message)
 
         try:
