@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.clock import SystemClock
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
-from libdib.adapters.sql.engine import create_engine, create_session_factory
+from libdib.adapters.sql.engine import create_engine
 from libdib.adapters.sql.migrate import upgrade
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.adapters.workbook import PolarsWorkbookReader
@@ -39,29 +39,27 @@ logger = logging.getLogger("libdib")
 class _SqlStore:
     """Owns the engine: made when the services start, disposed when they stop (on the running loop)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int) -> None:
         self.url = url
-        self._sessions: dict[bool, async_sessionmaker[AsyncSession]] = {}
-        """Session factories by ``read_only``; empty until the store runs."""
+        self.pool_size = pool_size
+        self._engines: dict[bool, AsyncEngine] = {}
+        """The engine by ``read_only`` (one pool, two isolation levels); empty until the store runs."""
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        engine = create_engine(self.url)
-        self._sessions = {
-            False: create_session_factory(engine),
-            # The same pool; AUTOCOMMIT means no BEGIN and ROLLBACK around a single read.
-            True: create_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT")),
-        }
+        engine = create_engine(self.url, self.pool_size)
+        # The same pool; AUTOCOMMIT means no BEGIN and ROLLBACK around a single read.
+        self._engines = {False: engine, True: engine.execution_options(isolation_level="AUTOCOMMIT")}
         try:
             yield
         finally:
-            self._sessions = {}
+            self._engines = {}
             await engine.dispose()
 
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
-        if not self._sessions:
+        if not self._engines:
             raise RuntimeError("the services are not running: use `async with services.running()`")
-        return SqlUnitOfWork(self._sessions[read_only])
+        return SqlUnitOfWork(self._engines[read_only])
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def build_services(
 
         running: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext
     else:
-        sql = _SqlStore(settings.database_url)
+        sql = _SqlStore(settings.database_url, settings.database_pool_size)
         unit_of_work = sql.unit_of_work
         running = sql.running
     users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock)

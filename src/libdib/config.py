@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     database_url: str = "sqlite+aiosqlite:///var/libdib.sqlite3"
     """SQLAlchemy async URL; the default is an embedded SQLite file under the working directory."""
+    database_pool_size: Annotated[int, msgspec.Meta(ge=1, le=500)] = 20
+    """Connections each worker keeps open to PostgreSQL (busy requests wait for one rather than open more)."""
     jwt_secret: str = ""
     """HS256 signing key, at least 32 characters."""
     env: Environment = Environment.DEVELOPMENT

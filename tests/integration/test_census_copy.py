@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libdib.adapters.sql.engine import create_engine, create_session_factory
+from libdib.adapters.sql.engine import create_engine
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.domain.census import CensusTable, Dataset, Observation
 from libdib.domain.datasets import DatasetGone
@@ -41,10 +41,8 @@ async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    sessions = create_session_factory(engine)
-
-    def unit_of_work() -> UnitOfWork:
-        return SqlUnitOfWork(sessions)
+    def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine.execution_options(isolation_level="AUTOCOMMIT") if read_only else engine)
 
     return unit_of_work
 

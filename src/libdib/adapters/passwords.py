@@ -24,24 +24,31 @@ STRENGTH_INPUT_LIMIT = 128
 the policy allows no longer passwords anyway."""
 
 
+ARGON2_SETTINGS = {"argon2__memory_cost": 19_456, "argon2__time_cost": 2, "argon2__parallelism": 1}
+"""argon2id with 19 MiB, 2 passes, 1 lane: the OWASP Password Storage Cheat Sheet's baseline. One lane keeps
+a hash on one core (RFC 9106's 4 lanes would take every core of a small server from the event loop)."""
+
+
 def default_concurrency() -> int:
-    """One hash per CPU core.
+    """One hash at a time per CPU core, less one core kept for the event loop (at least one).
 
     argon2 releases the GIL, so each worker thread keeps one core busy; more threads would not hash faster,
-    they would only add 64 MiB of argon2 memory each and starve the event loop of CPU.
+    they would only starve the requests that do not hash.
     """
-    return max(1, os.cpu_count() or 1)
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class PasslibPasswordHasher(PasswordHasher):
-    """argon2id (RFC 9106 defaults) for new hashes; bcrypt hashes still verify and are replaced on login.
+    """argon2id for new hashes; bcrypt hashes still verify and are replaced on login.
 
     Every hash runs in a worker thread, at most ``max_concurrency`` at once; a caller that waits longer
     than ``wait_seconds`` for a slot gets ``Unavailable`` (503) instead of queueing without bound.
     """
 
     def __init__(self, max_concurrency: int | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
-        self._context = CryptContext(schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"])
+        self._context = CryptContext(
+            schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"], **ARGON2_SETTINGS
+        )
         self._limiter = anyio.CapacityLimiter(max_concurrency or default_concurrency())
         self._wait_seconds = wait_seconds
         # A real hash of a random password, so a login for an unknown user costs one real verification.

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import ColumnElement, CursorResult, Row, Select, Table, delete, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libdib.adapters.sql.tables import DatasetRow, RecordRow
 from libdib.adapters.sql.violations import Violation, violated
@@ -78,14 +78,14 @@ def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
 class SqlDatasetRepository(DatasetRepository):
     """Datasets in ``datasets``; their rows in ``income_records``."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
         """Delete the race's dataset and records, insert the new dataset, then bulk-insert its rows."""
-        postgres = self._session.get_bind().dialect.name == "postgresql"
+        postgres = self._connection.dialect.name == "postgresql"
         if postgres:
-            await self._session.execute(text(LOAD_LOCK), {"race": table.race})
+            await self._connection.execute(text(LOAD_LOCK), {"race": table.race})
         await self._drop(datasets.c.race == table.race, records.c.race == table.race)
         first_year, last_year = table.years
         statement = (
@@ -103,7 +103,7 @@ class SqlDatasetRepository(DatasetRepository):
             )
             .returning(*DATASET_COLUMNS)
         )
-        dataset = _dataset((await self._session.execute(statement)).one())
+        dataset = _dataset((await self._connection.execute(statement)).one())
         head = (dataset.id, table.race, table.constant_dollar_year)
         rows = (head + observation for observation in table.observations)
         await (self._copy(table.race, rows) if postgres else self._insert(table.race, rows))
@@ -111,7 +111,7 @@ class SqlDatasetRepository(DatasetRepository):
 
     async def list(self) -> list[Dataset]:
         """Every dataset, by race."""
-        result = await self._session.execute(select(*DATASET_COLUMNS).order_by(datasets.c.race))
+        result = await self._connection.execute(select(*DATASET_COLUMNS).order_by(datasets.c.race))
         return [_dataset(row) for row in result]
 
     async def get(self, dataset_id: int) -> Dataset | None:
@@ -127,18 +127,18 @@ class SqlDatasetRepository(DatasetRepository):
         return await self._drop(datasets.c.id == dataset_id, records.c.dataset_id == dataset_id)
 
     async def _one(self, condition: ColumnElement[bool]) -> Dataset | None:
-        row = (await self._session.execute(select(*DATASET_COLUMNS).where(condition))).one_or_none()
+        row = (await self._connection.execute(select(*DATASET_COLUMNS).where(condition))).one_or_none()
         return None if row is None else _dataset(row)
 
     async def _drop(self, dataset: ColumnElement[bool], its_records: ColumnElement[bool]) -> bool:
         """Delete records, then their dataset: explicitly, so it works without the cascade (SQLite's pragma)."""
-        await self._session.execute(delete(records).where(its_records))
-        result: CursorResult[Any] = await self._session.execute(delete(datasets).where(dataset))  # type: ignore[assignment]
+        await self._connection.execute(delete(records).where(its_records))
+        result: CursorResult[Any] = await self._connection.execute(delete(datasets).where(dataset))
         return result.rowcount > 0
 
     async def _copy(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """COPY the rows on the session's own connection, inside its transaction (LIBRARY-NOTES §5)."""
-        connection = await (await self._session.connection()).get_raw_connection()
+        """COPY the rows on the unit's own connection, inside its transaction (LIBRARY-NOTES §5)."""
+        connection = await self._connection.get_raw_connection()
         driver: asyncpg.Connection = connection.driver_connection
         try:
             await driver.copy_records_to_table(records.name, records=rows, columns=STORED_COLUMNS)
@@ -149,7 +149,7 @@ class SqlDatasetRepository(DatasetRepository):
         """Insert the rows in chunks of ``executemany`` (SQLite has no COPY)."""
         try:
             for chunk in _chunks(rows, INSERT_CHUNK):
-                await self._session.execute(
+                await self._connection.execute(
                     insert(records), [dict(zip(STORED_COLUMNS, row, strict=True)) for row in chunk]
                 )
         except IntegrityError as error:
@@ -161,8 +161,8 @@ class SqlDatasetRepository(DatasetRepository):
 class SqlRecordRepository(RecordRepository):
     """Records in ``income_records``; ids follow table order."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
         """One statement for the page and the total, so both come from one snapshot."""
@@ -170,23 +170,23 @@ class SqlRecordRepository(RecordRepository):
         total = select(func.count()).select_from(records).where(*conditions).scalar_subquery()
         statement = select(*RECORD_COLUMNS, total.label("total")).where(*conditions)
         ordered = statement.order_by(records.c.id).limit(limit).offset(offset)
-        rows = (await self._session.execute(ordered)).all()
+        rows = (await self._connection.execute(ordered)).all()
         if rows:
             return Page([_record(row) for row in rows], rows[0].total, limit, offset)
         # Past the last row (or none match) the page carries no total, so count alone.
-        count = (await self._session.execute(select(total))).scalar_one()
+        count = (await self._connection.execute(select(total))).scalar_one()
         return Page([], count, limit, offset)
 
     async def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
         """Every matching record in table order, fetched in batches through a server-side cursor."""
         statement = self._select().where(*_where(where)).order_by(records.c.id)
-        result = await self._session.stream(statement.execution_options(yield_per=STREAM_BATCH))
+        result = await self._connection.stream(statement.execution_options(yield_per=STREAM_BATCH))
         async for row in result:
             yield _record(row)
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""
-        row = (await self._session.execute(self._select().where(records.c.id == record_id))).one_or_none()
+        row = (await self._connection.execute(self._select().where(records.c.id == record_id))).one_or_none()
         return None if row is None else _record(row)
 
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
@@ -205,7 +205,7 @@ class SqlRecordRepository(RecordRepository):
             .returning(*RECORD_COLUMNS)
         )
         try:
-            row = (await self._session.execute(statement)).one_or_none()
+            row = (await self._connection.execute(statement)).one_or_none()
         except IntegrityError as error:
             violation = violated(error)
             if violation is Violation.UNIQUE:
@@ -219,7 +219,7 @@ class SqlRecordRepository(RecordRepository):
 
     async def delete(self, record_id: int) -> bool:
         """Delete one record."""
-        result: CursorResult[Any] = await self._session.execute(delete(records).where(records.c.id == record_id))  # type: ignore[assignment]
+        result: CursorResult[Any] = await self._connection.execute(delete(records).where(records.c.id == record_id))
         return result.rowcount > 0
 
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
@@ -229,7 +229,7 @@ class SqlRecordRepository(RecordRepository):
             .where(records.c.race.in_(races), records.c.age_range == age_range, records.c.year.in_(years))
             .order_by(records.c.id)
         )
-        return [_record(row) for row in await self._session.execute(statement)]
+        return [_record(row) for row in await self._connection.execute(statement)]
 
     @staticmethod
     def _select() -> Select[Any]:

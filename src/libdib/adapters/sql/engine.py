@@ -1,4 +1,4 @@
-"""Engines and session factories for PostgreSQL (asyncpg) and the embedded SQLite (aiosqlite)."""
+"""Engines for PostgreSQL (asyncpg) and the embedded SQLite (aiosqlite)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,23 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 CONNECT_TIMEOUT_SECONDS = 5
 """asyncpg waits 60 s for a connection by default; a request should fail fast instead."""
+POOL_WAIT_SECONDS = 10
+"""How long a request waits for a free pooled connection before it gets a 503."""
 
 
-def create_engine(url: str, pool_size: int = 10, *, pooled: bool = True) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20, *, pooled: bool = True) -> AsyncEngine:
     """An async engine for ``url`` with the settings each backend needs; ``pooled=False`` for one-off work."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    # No overflow: an overflow connection is closed when it is returned, so a sustained burst would open and
+    # close a connection per request; waiting a moment for a pooled one is far cheaper.
     pool: dict[str, Any] = (
-        {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": CONNECT_TIMEOUT_SECONDS}
+        {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": POOL_WAIT_SECONDS}
         if pooled
         else {"poolclass": NullPool}
     )
@@ -33,11 +37,6 @@ def create_engine(url: str, pool_size: int = 10, *, pooled: bool = True) -> Asyn
             "server_settings": {"application_name": "libdib", "jit": "off"},
         },
     )
-
-
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded values after commit, so repositories can map rows afterwards."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libdib.adapters.sql.tables import LoginFailureRow, RevokedTokenRow, SessionRow, SpentRefreshTokenRow, UserRow
 from libdib.adapters.sql.violations import Violation, violated
@@ -49,22 +49,22 @@ def _user(row: Row[*tuple[Any, ...]]) -> User:
     )
 
 
-def _insert_or_ignore(session: AsyncSession, table: Table) -> Any:
-    """An ``INSERT ... ON CONFLICT DO NOTHING`` for the session's dialect (both support it)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+def _insert_or_ignore(connection: AsyncConnection, table: Table) -> Any:
+    """An ``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect (both support it)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
 
-async def _count(session: AsyncSession, statement: Delete | Insert) -> int:
-    result: CursorResult[Any] = await session.execute(statement)  # type: ignore[assignment]
+async def _count(connection: AsyncConnection, statement: Delete | Insert) -> int:
+    result: CursorResult[Any] = await connection.execute(statement)
     return max(result.rowcount, 0)
 
 
 class SqlUserRepository(UserRepository):
     """Users in the ``users`` table; names unique by ``lower(username)``."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def add(self, user: NewUser) -> User:
         """Insert a user; raises ``UsernameTaken`` on the case-insensitive unique index."""
@@ -79,7 +79,7 @@ class SqlUserRepository(UserRepository):
             .returning(*USER_COLUMNS)
         )
         try:
-            row = (await self._session.execute(statement)).one()
+            row = (await self._connection.execute(statement)).one()
         except IntegrityError as error:
             if violated(error) is Violation.UNIQUE:
                 raise UsernameTaken(user.username) from None
@@ -88,37 +88,37 @@ class SqlUserRepository(UserRepository):
 
     async def get(self, user_id: int) -> User | None:
         """The user with this id, if any."""
-        row = (await self._session.execute(select(*USER_COLUMNS).where(users.c.id == user_id))).one_or_none()
+        row = (await self._connection.execute(select(*USER_COLUMNS).where(users.c.id == user_id))).one_or_none()
         return None if row is None else _user(row)
 
     async def get_by_username(self, username: str) -> User | None:
         """The user with this name in any letter case (uses the ``lower(username)`` index)."""
         statement = select(*USER_COLUMNS).where(func.lower(users.c.username) == username.lower())
-        row = (await self._session.execute(statement)).one_or_none()
+        row = (await self._connection.execute(statement)).one_or_none()
         return None if row is None else _user(row)
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash."""
-        await self._session.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+        await self._connection.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
         """Grant or withdraw the admin role."""
-        await self._session.execute(update(users).where(users.c.id == user_id).values(is_admin=is_admin))
+        await self._connection.execute(update(users).where(users.c.id == user_id).values(is_admin=is_admin))
 
     async def delete(self, user_id: int) -> bool:
         """Delete a user; the foreign keys cascade to their sessions and spent tokens."""
-        return await _count(self._session, delete(users).where(users.c.id == user_id)) > 0
+        return await _count(self._connection, delete(users).where(users.c.id == user_id)) > 0
 
 
 class SqlSessionRepository(SessionRepository):
     """Sessions in ``auth_sessions``, with ``spent_refresh_tokens`` and ``revoked_tokens``."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def start(self, session: AuthSession) -> None:
         """Insert a new session."""
-        await self._session.execute(
+        await self._connection.execute(
             insert(sessions).values(
                 sid=session.sid,
                 user_id=session.user_id,
@@ -138,29 +138,29 @@ class SqlSessionRepository(SessionRepository):
             exists().where(sessions.c.sid == sid),
         )
         statement = (
-            _insert_or_ignore(self._session, spent)
+            _insert_or_ignore(self._connection, spent)
             .from_select(["jti", "sid", "expires_at"], row)
             .on_conflict_do_nothing(index_elements=[spent.c.jti])
             .returning(spent.c.jti)
         )
-        return (await self._session.execute(statement)).first() is not None
+        return (await self._connection.execute(statement)).first() is not None
 
     async def extend(self, sid: str, expires_at: datetime) -> None:
         """Move a session's expiry."""
-        await self._session.execute(update(sessions).where(sessions.c.sid == sid).values(expires_at=expires_at))
+        await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(expires_at=expires_at))
 
     async def revoke_session(self, sid: str) -> None:
         """Mark a session revoked; it stays until it expires, so its tokens keep being refused."""
-        await self._session.execute(update(sessions).where(sessions.c.sid == sid).values(revoked=True))
+        await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(revoked=True))
 
     async def revoke_token(self, jti: str, expires_at: datetime) -> None:
         """Record one revoked token (revoking it twice is harmless)."""
         statement = (
-            _insert_or_ignore(self._session, revoked)
+            _insert_or_ignore(self._connection, revoked)
             .values(jti=jti, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=[revoked.c.jti])
         )
-        await self._session.execute(statement)
+        await self._connection.execute(statement)
 
     async def active_user(self, claims: Claims) -> User | None:
         """One SELECT: the user, joined to a live session of theirs, when the token is not revoked."""
@@ -173,37 +173,37 @@ class SqlSessionRepository(SessionRepository):
                 ~exists().where(revoked.c.jti == claims.jti),
             )
         )
-        row = (await self._session.execute(statement)).one_or_none()
+        row = (await self._connection.execute(statement)).one_or_none()
         return None if row is None else _user(row)
 
     async def purge_expired(self, now: datetime) -> int:
         """Delete expired sessions (cascading to their spent tokens), spent and revoked tokens."""
         purged = 0
         for table in (sessions, spent, revoked):
-            purged += await _count(self._session, delete(table).where(table.c.expires_at < now))
+            purged += await _count(self._connection, delete(table).where(table.c.expires_at < now))
         return purged
 
 
 class SqlLoginFailureRepository(LoginFailureRepository):
     """Failed logins in ``login_failures``, indexed by (key, at)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def record(self, key: str, at: datetime) -> None:
         """Insert one failure."""
-        await self._session.execute(insert(failures).values(key=key, at=at))
+        await self._connection.execute(insert(failures).values(key=key, at=at))
 
     async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
         """Count the failures of ``key`` after ``since`` and find the oldest, in one query."""
         statement = select(func.count(), func.min(failures.c.at)).where(failures.c.key == key, failures.c.at > since)
-        count, oldest = (await self._session.execute(statement)).one()
+        count, oldest = (await self._connection.execute(statement)).one()
         return int(count), oldest
 
     async def clear(self, key: str) -> None:
         """Delete the failures of ``key``."""
-        await self._session.execute(delete(failures).where(failures.c.key == key))
+        await self._connection.execute(delete(failures).where(failures.c.key == key))
 
     async def purge_before(self, before: datetime) -> int:
         """Delete failures older than ``before``."""
-        return await _count(self._session, delete(failures).where(failures.c.at < before))
+        return await _count(self._connection, delete(failures).where(failures.c.at < before))

@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
@@ -35,18 +35,26 @@ def _unreachable(exc: BaseException | None) -> bool:
 
 
 class SqlUnitOfWork(UnitOfWork):
-    """A session and its transaction; repositories share it. Unreachable databases become ``Unavailable``."""
+    """A connection and its transaction; repositories share it. Unreachable databases become ``Unavailable``.
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._session_factory = session_factory
+    Repositories speak SQLAlchemy Core, so a plain connection serves them: no ORM session to build per unit.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        self.users = SqlUserRepository(self._session)
-        self.sessions = SqlSessionRepository(self._session)
-        self.login_failures = SqlLoginFailureRepository(self._session)
-        self.datasets = SqlDatasetRepository(self._session)
-        self.records = SqlRecordRepository(self._session)
+        try:
+            self._connection = await self._engine.connect()
+        except (DBAPIError, *UNREACHABLE) as exc:
+            if _unreachable(exc):
+                raise Unavailable("the database is not reachable; try again shortly") from exc
+            raise
+        self.users = SqlUserRepository(self._connection)
+        self.sessions = SqlSessionRepository(self._connection)
+        self.login_failures = SqlLoginFailureRepository(self._connection)
+        self.datasets = SqlDatasetRepository(self._connection)
+        self.records = SqlRecordRepository(self._connection)
         return self
 
     async def __aexit__(
@@ -56,8 +64,8 @@ class SqlUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self._session.rollback()
-            await self._session.close()
+            await self._connection.rollback()
+            await self._connection.close()
         except (DBAPIError, *UNREACHABLE) as cleanup:
             if not _unreachable(cleanup):
                 raise
@@ -71,8 +79,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         """Commit the transaction."""
-        await self._session.commit()
+        await self._connection.commit()
 
     async def ping(self) -> None:
         """Run ``SELECT 1``."""
-        await self._session.execute(text("SELECT 1"))
+        await self._connection.execute(text("SELECT 1"))
