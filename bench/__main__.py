@@ -1,0 +1,197 @@
+"""``uv run python -m bench``: measure libdib against its ceiling and floors, and print one table.
+
+Starts a scratch PostgreSQL database, libdib (1 worker) and a ceiling app on 127.0.0.1, drives them with
+wrk from a separate process, and prints the table (also written to ``bench/results/latest.md``).
+``--only http|load|logins`` runs one part. The machine should be otherwise idle: by default the suite
+first waits (up to 10 minutes) for the 1-minute load average to fall below 0.7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+
+from bench import load, logins, report, wrk
+from bench.harness import COMPARISON_PATH, LIST_PATH, Libdib, ceiling, libdib, run_sql, scratch_database
+from bench.report import Row
+
+WARMUP_SECONDS = 3
+IDLE_LOAD = 0.7
+IDLE_WAIT_SECONDS = 600
+CEILING_RATIO = {"records": 0.70, "comparisons": 0.60}
+P99_LIMIT_MS = 20.0
+
+
+def wait_for_idle(limit_seconds: float) -> float:
+    """Wait until the 1-minute load average is below ``IDLE_LOAD`` (at most ``limit_seconds``); return it."""
+    deadline = time.monotonic() + limit_seconds
+    while os.getloadavg()[0] >= IDLE_LOAD and time.monotonic() < deadline:
+        print(f"waiting for an idle machine: load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+        time.sleep(15)
+    return os.getloadavg()[0]
+
+
+def measured(base_url: str, target: wrk.Load, arguments: argparse.Namespace) -> wrk.Result:
+    """A short warm-up, then the measured run; a run with any error is refused."""
+    print(f"measuring {target.paths[0]} ... on {base_url}", file=sys.stderr)
+    wrk.run(base_url, target, WARMUP_SECONDS, arguments.connections)
+    result = wrk.run(base_url, target, arguments.duration, arguments.connections)
+    if result.errors:
+        raise RuntimeError(f"{result.errors} requests to {base_url} failed: {result}")
+    return result
+
+
+def http_rows(app: Libdib, dsn: str, arguments: argparse.Namespace) -> tuple[list[Row], wrk.Result]:
+    """The ceiling and libdib's three reads, each with its ratio to the ceiling; and the records-by-id result."""
+    with ceiling(dsn, app.record_ids[0]) as bare:
+        paths = tuple(f"/rows/{record_id}" for record_id in app.record_ids)
+        top = measured(bare.url, wrk.Load(paths=paths), arguments)
+    rows = [_http_row("ceiling: bare Litestar + asyncpg, GET /rows/{id}, no auth", top, top, "")]
+    targets = (
+        ("GET /records/{id}", app.record_paths(), "records"),
+        ("GET /comparisons (races, race, base_year)", (COMPARISON_PATH,), "comparisons"),
+        ("GET /records?limit=100", (LIST_PATH,), ""),
+    )
+    results = []
+    for label, paths, goal in targets:
+        results.append(measured(app.url, wrk.Load.authenticated(app.token, paths), arguments))
+        rows.append(_http_row(label, results[-1], top, goal))
+    return rows, results[0]
+
+
+def _http_row(label: str, result: wrk.Result, ceiling: wrk.Result, goal: str) -> Row:
+    ratio = result.rate / ceiling.rate
+    minimum = CEILING_RATIO.get(goal)
+    return Row(
+        measurement=label,
+        throughput=report.per_second(result.rate, "req"),
+        p50=report.ms(result.p50_ms),
+        p99=report.ms(result.p99_ms),
+        ratio=f"{ratio:.2f} of ceiling",
+        goal=f"≥ {minimum:.2f} of ceiling, p99 ≤ {P99_LIMIT_MS:.0f} ms" if minimum else "",
+        met=(ratio >= minimum and result.p99_ms <= P99_LIMIT_MS) if minimum else None,
+    )
+
+
+def info_row(dsn: str, password: str, reference: wrk.Result, arguments: argparse.Namespace) -> tuple[Row, str]:
+    """``GET /records/{id}`` again with ``LIBDIB_LOG_LEVEL=INFO`` (one access log line per request)."""
+    with libdib(dsn, password, log_level="INFO") as app:
+        result = measured(app.url, wrk.Load.authenticated(app.token, app.record_paths()), arguments)
+    row = Row(
+        measurement="GET /records/{id} with LIBDIB_LOG_LEVEL=INFO",
+        throughput=report.per_second(result.rate, "req"),
+        p50=report.ms(result.p50_ms),
+        p99=report.ms(result.p99_ms),
+    )
+    change = result.rate / reference.rate - 1
+    note = (
+        f"LIBDIB_LOG_LEVEL=INFO (one access log line per request) changes GET /records/{{id}} throughput by"
+        f" {change:+.1%} and its p99 from {report.ms(reference.p99_ms)} to {report.ms(result.p99_ms)}"
+    )
+    return row, note
+
+
+def login_rows(app: Libdib, arguments: argparse.Namespace) -> list[Row]:
+    """Read latency alone and during the login storm."""
+    print(f"measuring reads alone, then during {logins.LOGIN_CLIENTS} clients' logins", file=sys.stderr)
+    results = logins.run(app, arguments.duration)
+    if results.alone.errors or results.during.errors:
+        raise RuntimeError(f"reads failed during the login benchmark: {results}")
+    read = f"GET /records/{{id}} at {logins.READ_RATE} req/s"
+    return [
+        Row(
+            measurement=f"{read}, alone",
+            throughput=report.per_second(results.alone.rate, "req"),
+            p50=report.ms(results.alone.p50_ms),
+            p99=report.ms(results.alone.p99_ms),
+        ),
+        Row(
+            measurement=f"{read}, while {logins.LOGIN_CLIENTS} clients log in back to back",
+            throughput=report.per_second(results.during.rate, "req"),
+            p50=report.ms(results.during.p50_ms),
+            p99=report.ms(results.during.p99_ms),
+            ratio=f"{results.ratio:.2f}x p99 alone",
+            goal="p99 ≤ 2x alone",
+            met=results.ratio <= 2,
+        ),
+        Row(
+            measurement=f"the logins themselves ({results.logins.errors} failed)",
+            throughput=report.per_second(results.logins.rate, "login"),
+            p50=report.ms(results.logins.p50_ms),
+            p99=report.ms(results.logins.p99_ms),
+        ),
+    ]
+
+
+def load_rows(results: load.LoadResults) -> list[Row]:
+    """Parse, end-to-end load and the raw COPY floor of the generated workbook."""
+    size = f"{results.rows:,} year rows, {results.workbook_bytes / report.MIB:.0f} MiB workbook"
+    ratio = results.load.rate / results.copy.rate
+    return [
+        Row(
+            measurement=f"parse ({size}): PolarsWorkbookReader alone",
+            throughput=report.per_second(results.parse.rate, "row"),
+            peak=report.mebibytes(results.parse.peak_bytes),
+        ),
+        Row(
+            measurement="end-to-end `libdib load` into PostgreSQL",
+            throughput=report.per_second(results.load.rate, "row"),
+            ratio=f"{ratio:.2f} of COPY",
+            peak=report.mebibytes(results.load.peak_bytes),
+            goal="≥ 0.50 of COPY, ≤ 1 GiB",
+            met=ratio >= 0.5 and results.load.peak_bytes <= 1024 * report.MIB,
+        ),
+        Row(
+            measurement="floor: asyncpg COPY of the same rows into a bare table of the same shape",
+            throughput=report.per_second(results.copy.rate, "row"),
+            peak=report.mebibytes(results.copy.peak_bytes),
+        ),
+    ]
+
+
+def main() -> None:
+    """Run the chosen parts and publish the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--duration", type=float, default=15, help="seconds per HTTP measurement (default 15)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="year rows in the load workbook (default 1e6)")
+    parser.add_argument("--only", choices=("http", "load", "logins"), help="run one part only")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for an idle machine first")
+    arguments = parser.parse_args()
+    parts = {arguments.only} if arguments.only else {"http", "logins", "load"}
+    wrk.executable()
+    load_average = os.getloadavg()[0] if arguments.no_wait else wait_for_idle(IDLE_WAIT_SECONDS)
+    rows: list[Row] = []
+    notes: list[str] = []
+    with scratch_database() as dsn:
+        postgres = run_sql(dsn, "SHOW server_version")
+        password = secrets.token_urlsafe(24)
+        if parts & {"http", "logins"}:
+            with libdib(dsn, password) as app:
+                if "http" in parts:
+                    http, records = http_rows(app, dsn, arguments)
+                    rows += http
+                if "logins" in parts:
+                    rows += login_rows(app, arguments)
+            if "http" in parts:
+                row, note = info_row(dsn, password, records, arguments)
+                rows.insert(len(http), row)
+                notes.append(note)
+    if "load" in parts:
+        print(f"generating a {arguments.rows:,}-row workbook, then parse, load and COPY", file=sys.stderr)
+        with scratch_database() as dsn:
+            rows += load_rows(load.run(arguments.rows, dsn))
+    context = (
+        f"{report.machine(load_average, postgres)}. libdib: `libdib serve --workers 1` on PostgreSQL,"
+        f" LIBDIB_LOG_LEVEL=WARNING; wrk: 1 thread, {arguments.connections} connections,"
+        f" {arguments.duration:.0f} s per HTTP row after a {WARMUP_SECONDS} s warm-up; the login rows read at a"
+        f" steady {logins.READ_RATE} req/s over {logins.READ_CONNECTIONS} connections."
+    )
+    report.publish(report.render(rows, context, notes))
+
+
+if __name__ == "__main__":
+    main()

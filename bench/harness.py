@@ -1,0 +1,198 @@
+"""Start what the benchmarks measure: a scratch PostgreSQL database, libdib (1 worker) and the ceiling app.
+
+Every server listens on 127.0.0.1 and is stopped, and every scratch database dropped, when its block ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+from tests.e2e.served import Server, free_port
+
+from bench.ceiling import CREATE_TABLE
+
+REPO = Path(__file__).resolve().parents[1]
+CENSUS_DIR = Path(os.environ.get("LIBDIB_BENCH_CENSUS", REPO.parent / "shared" / "census"))
+"""The real P-8 workbooks, read in place (never copied)."""
+POSTGRES_URL = os.environ.get("LIBDIB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+"""The maintenance database of the server the scratch databases are created on."""
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+START_TIMEOUT_SECONDS = 90
+ADMIN_USERNAME = "bench-admin"
+LOGIN_PATH = "/auth/login"
+COMPARISON_PATH = "/comparisons?year=2019&age_range=25-34&races=white,asian&race=asian&base_year=2002"
+"""Years and ages both real workbooks cover."""
+LIST_PATH = "/records?limit=100"
+
+
+def run_sql(dsn: str, *statements: str) -> str:
+    """Run statements on ``dsn`` on a short-lived connection; returns the first value of the last one."""
+
+    async def execute() -> str:
+        connection = await asyncpg.connect(dsn, timeout=10)
+        try:
+            for statement in statements[:-1]:
+                await connection.execute(statement)
+            return str(await connection.fetchval(statements[-1]))
+        finally:
+            await connection.close()
+
+    return asyncio.run(execute())
+
+
+@contextmanager
+def scratch_database(server_url: str = POSTGRES_URL) -> Iterator[str]:
+    """A new, empty database ``libdib_bench_<random>``; yields its plain ``postgresql://`` DSN, drops it after."""
+    if urlsplit(server_url).hostname not in LOOPBACK:
+        raise ValueError(f"scratch databases are made on this machine's PostgreSQL only, not {server_url}")
+    name = f"libdib_bench_{secrets.token_hex(6)}"
+    run_sql(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        run_sql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The SQLAlchemy asyncpg URL libdib expects for a plain PostgreSQL DSN."""
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a measured process: ours, with ``bench`` importable and bytecode caching on.
+
+    Deployments run compiled bytecode (the container compiles it); without ``.pyc`` files a Python process
+    spends about a second more compiling its imports, which would count against ``libdib load``.
+    """
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    return {**environment, "PYTHONPATH": str(REPO), **(extra or {})}
+
+
+def launch(command: list[str], env: dict[str, str], ready_path: str, port: int, cwd: Path) -> Server:
+    """Start ``command`` in its own process group and wait until ``GET ready_path`` answers 200."""
+    log = cwd / f"server-{port}.log"
+    environment = child_environment(env)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=environment, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(server.url + ready_path, timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{' '.join(command)} did not become ready in {START_TIMEOUT_SECONDS} s:\n{server.output()}")
+
+
+@dataclass(frozen=True)
+class Libdib:
+    """A served libdib with the real workbooks loaded and an admin's access token."""
+
+    server: Server
+    token: str
+    record_ids: tuple[int, ...]
+    username: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return self.server.url
+
+    @property
+    def pid(self) -> int:
+        """The serving process (with one worker, uvicorn serves in the process it was started as)."""
+        return self.server.process.pid
+
+    def record_paths(self) -> tuple[str, ...]:
+        """``/records/{id}`` for every loaded row."""
+        return tuple(f"/records/{record_id}" for record_id in self.record_ids)
+
+    def login_body(self) -> str:
+        """The JSON body of a successful login."""
+        return json.dumps({"username": self.username, "password": self.password})
+
+
+@contextmanager
+def libdib(dsn: str, password: str, log_level: str = "WARNING") -> Iterator[Libdib]:
+    """``python -m libdib serve --workers 1`` on ``dsn``, with the real workbooks loaded over HTTP.
+
+    ``password`` is the admin's: keep one per database, since the admin account outlives a restart.
+    """
+    env = {
+        "LIBDIB_DATABASE_URL": sqlalchemy_url(dsn),
+        "LIBDIB_JWT_SECRET": secrets.token_urlsafe(36),
+        "LIBDIB_ADMIN_USERNAME": ADMIN_USERNAME,
+        "LIBDIB_ADMIN_PASSWORD": password,
+        "LIBDIB_CENSUS_SOURCE": str(CENSUS_DIR),
+        "LIBDIB_LOG_LEVEL": log_level,
+        # Long enough for a 10-minute soak on one token.
+        "LIBDIB_ACCESS_TOKEN_TTL": "7200",
+    }
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-libdib-") as workdir:
+        command = [sys.executable, "-m", "libdib", "serve", "--port", str(port), "--workers", "1"]
+        server = launch(command, env, "/health", port, Path(workdir))
+        try:
+            yield _prepared(server, password)
+        finally:
+            server.stop()
+
+
+@contextmanager
+def ceiling(dsn: str, ready_id: int) -> Iterator[Server]:
+    """The ceiling app on a copy of ``income_records`` in ``dsn`` (where libdib has loaded the workbooks)."""
+    run_sql(dsn, *CREATE_TABLE)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as workdir:
+        command = [sys.executable, "-m", "bench.ceiling", "--port", str(port)]
+        server = launch(command, {"BENCH_CEILING_DSN": dsn}, f"/rows/{ready_id}", port, Path(workdir))
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _prepared(server: Server, password: str) -> Libdib:
+    """Log in as the admin, load the real workbooks, and list the ids of their rows."""
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        login = client.post(LOGIN_PATH, json={"username": ADMIN_USERNAME, "password": password})
+        login.raise_for_status()
+        token = login.json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        client.post("/datasets/load").raise_for_status()
+        records = client.get("/records", params={"limit": 1000})
+        records.raise_for_status()
+    ids = tuple(item["id"] for item in records.json()["items"])
+    if not ids:
+        raise RuntimeError("libdib loaded no records from the census workbooks")
+    return Libdib(server=server, token=token, record_ids=ids, username=ADMIN_USERNAME, password=password)
+
+
+def resident_bytes(pid: int) -> int:
+    """The resident memory of a process (``VmRSS`` in ``/proc/<pid>/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"process {pid} reports no resident memory")
