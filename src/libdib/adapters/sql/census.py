@@ -8,7 +8,20 @@ from itertools import islice
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, CursorResult, Row, Select, Table, delete, func, insert, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +51,8 @@ STORED_COLUMNS = ("dataset_id", "race", "constant_dollar_year", *Observation._fi
 RECORD_COLUMNS = (records.c.id, *(records.c[name] for name in STORED_COLUMNS))
 """What a record is read with: id, dataset_id, race, constant_dollar_year, then the observation's fields."""
 OBSERVATION_COLUMNS = slice(4, 4 + len(Observation._fields))
+RECORD_BY_ID = select(*RECORD_COLUMNS).where(records.c.id == bindparam("id"))
+"""Built once: a lookup by id runs on every ``GET /records/{id}``."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
 STREAM_BATCH = 2000
@@ -186,7 +201,7 @@ class SqlRecordRepository(RecordRepository):
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""
-        row = (await self._connection.execute(self._select().where(records.c.id == record_id))).one_or_none()
+        row = (await self._connection.execute(RECORD_BY_ID, {"id": record_id})).one_or_none()
         return None if row is None else _record(row)
 
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
