@@ -9,10 +9,8 @@ import asyncio
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+from tests.e2e import served
 from tests.e2e.served import Server, free_port
 
 from bench.ceiling import CREATE_TABLE
@@ -31,7 +30,6 @@ CENSUS_DIR = Path(os.environ.get("LIBDIB_BENCH_CENSUS", REPO.parent / "shared" /
 POSTGRES_URL = os.environ.get("LIBDIB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 """The maintenance database of the server the scratch databases are created on."""
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-START_TIMEOUT_SECONDS = 90
 ADMIN_USERNAME = "bench-admin"
 LOGIN_PATH = "/auth/login"
 COMPARISON_PATH = "/comparisons?year=2019&age_range=25-34&races=white,asian&race=asian&base_year=2002"
@@ -83,26 +81,8 @@ def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def launch(command: list[str], env: dict[str, str], ready_path: str, port: int, cwd: Path) -> Server:
-    """Start ``command`` in its own process group and wait until ``GET ready_path`` answers 200."""
-    log = cwd / f"server-{port}.log"
-    environment = child_environment(env)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=environment, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(server.url + ready_path, timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"{' '.join(command)} did not become ready in {START_TIMEOUT_SECONDS} s:\n{server.output()}")
+    """Start ``command`` with the measured-process environment and wait until ``GET ready_path`` answers 200."""
+    return served.launch(command, cwd, child_environment(env), port, ready_path)
 
 
 @dataclass(frozen=True)

@@ -51,12 +51,11 @@ class Server:
                 self.kill()
 
 
-def start(cwd: Path, env: dict[str, str], workers: int = 1, port: int | None = None) -> Server:
-    """Start ``python -m libdib serve`` in ``cwd`` and wait until ``/health`` answers 200."""
-    port = port or free_port()
+def launch(
+    command: list[str], cwd: Path, environment: dict[str, str], port: int, ready_path: str = "/health"
+) -> Server:
+    """Start ``command`` in its own process group and wait until ``GET ready_path`` answers 200."""
     log = cwd / f"serve-{port}.log"
-    environment = {**os.environ, "LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, **env}
-    command = [sys.executable, "-m", "libdib", "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, cwd=cwd, env=environment, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
@@ -65,15 +64,23 @@ def start(cwd: Path, env: dict[str, str], workers: int = 1, port: int | None = N
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"libdib serve exited with {process.returncode}:\n{server.output()}")
+            raise AssertionError(f"{' '.join(command)} exited with {process.returncode}:\n{server.output()}")
         try:
-            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
+            if httpx.get(server.url + ready_path, timeout=2).status_code == 200:
                 return server
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     server.stop()
-    raise AssertionError(f"libdib serve did not become healthy in {START_TIMEOUT_SECONDS} s:\n{server.output()}")
+    raise AssertionError(f"{' '.join(command)} did not become ready in {START_TIMEOUT_SECONDS} s:\n{server.output()}")
+
+
+def start(cwd: Path, env: dict[str, str], workers: int = 1, port: int | None = None) -> Server:
+    """Start ``python -m libdib serve`` in ``cwd`` and wait until ``/health`` answers 200."""
+    port = port or free_port()
+    environment = {**os.environ, "LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, **env}
+    command = [sys.executable, "-m", "libdib", "serve", "--port", str(port), "--workers", str(workers)]
+    return launch(command, cwd, environment, port)
 
 
 @contextmanager
