@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+from libdib.domain.errors import NotFound
 from libdib.domain.ports import UnitOfWorkFactory
 from libdib.domain.tokens import AuthSession, Claims, TokenKind
 from libdib.domain.users import NewUser, User, UsernameTaken
@@ -267,3 +268,17 @@ async def test_purging_failures_deletes_only_old_ones(uow_factory: UnitOfWorkFac
 
     async with uow_factory() as uow:
         assert await uow.login_failures.since("ada|10.0.0.1", NOW - 2 * HOUR) == (1, NOW)
+
+
+async def test_a_session_for_a_user_that_no_longer_exists_is_refused(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        user = await uow.users.add(NewUser("gone", "$fast$x", is_admin=False, created_at=NOW))
+        await uow.users.delete(user.id)
+        await uow.commit()
+
+    async def start_for_deleted_user() -> None:
+        async with uow_factory() as uow:
+            await uow.sessions.start(AuthSession("s" * 32, user.id, NOW, NOW + timedelta(hours=1)))
+
+    with pytest.raises(NotFound):
+        await start_for_deleted_user()

@@ -96,7 +96,7 @@ class SessionRepository(Protocol):
 
     @abstractmethod
     async def start(self, session: AuthSession) -> None:
-        """Record a new login session."""
+        """Record a new login session; raises ``NotFound`` when its user no longer exists."""
 
     @abstractmethod
     async def spend_refresh(self, jti: str, sid: str, expires_at: datetime) -> bool:

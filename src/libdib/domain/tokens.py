@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from libdib.domain.errors import Throttled, Unauthenticated
+from libdib.domain.errors import NotFound, Throttled, Unauthenticated
 from libdib.domain.users import USERNAME_PATTERN, User
 
 if TYPE_CHECKING:
@@ -130,7 +130,11 @@ class TokenService:
             if new_hash is not None:
                 await uow.users.set_password_hash(user.id, new_hash)
             sid = uuid4().hex
-            await uow.sessions.start(AuthSession(sid, user.id, now, now + timedelta(seconds=self._refresh_ttl)))
+            try:
+                await uow.sessions.start(AuthSession(sid, user.id, now, now + timedelta(seconds=self._refresh_ttl)))
+            except NotFound:
+                # The account was deleted while its password was being verified.
+                raise Unauthenticated(BAD_CREDENTIALS) from None
             await uow.commit()
         return self._issue(user.id, sid, now)
 

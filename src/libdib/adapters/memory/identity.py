@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from libdib.domain.errors import NotFound
 from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
 from libdib.domain.tokens import AuthSession, Claims
 from libdib.domain.users import NewUser, User, UsernameTaken
@@ -96,7 +97,9 @@ class InMemorySessionRepository(SessionRepository):
         self._revoked: dict[str, datetime] = state.table(REVOKED)
 
     async def start(self, session: AuthSession) -> None:
-        """Record a new login session."""
+        """Record a new login session; ``NotFound`` when the user was deleted meanwhile."""
+        if session.user_id not in self._users:
+            raise NotFound(f"there is no user with id {session.user_id}")
         self._sessions[session.sid] = _StoredSession(session)
 
     async def spend_refresh(self, jti: str, sid: str, expires_at: datetime) -> bool:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libdib.adapters.sql.tables import LoginFailureRow, RevokedTokenRow, SessionRow, SpentRefreshTokenRow, UserRow
 from libdib.adapters.sql.violations import Violation, violated
+from libdib.domain.errors import NotFound
 from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
 from libdib.domain.tokens import AuthSession, Claims
 from libdib.domain.users import NewUser, User, UsernameTaken
@@ -128,16 +129,20 @@ class SqlSessionRepository(SessionRepository):
         self._connection = connection
 
     async def start(self, session: AuthSession) -> None:
-        """Insert a new session."""
-        await self._connection.execute(
-            insert(sessions).values(
-                sid=session.sid,
-                user_id=session.user_id,
-                created_at=session.created_at,
-                expires_at=session.expires_at,
-                revoked=False,
-            ),
+        """Insert a new session; ``NotFound`` when the user was deleted meanwhile (the foreign key refuses it)."""
+        statement = insert(sessions).values(
+            sid=session.sid,
+            user_id=session.user_id,
+            created_at=session.created_at,
+            expires_at=session.expires_at,
+            revoked=False,
         )
+        try:
+            await self._connection.execute(statement)
+        except IntegrityError as error:
+            if violated(error) is Violation.FOREIGN_KEY:
+                raise NotFound(f"there is no user with id {session.user_id}") from None
+            raise
 
     async def spend_refresh(self, jti: str, sid: str, expires_at: datetime) -> bool:
         """Insert the spent token if it is new and its session exists, atomically; False otherwise.
