@@ -39,6 +39,13 @@ class Unavailable(DomainError):
     """A resource the domain depends on is busy or down; try again later."""
 
 
+class StoreUnavailable(Unavailable):
+    """The database does not answer (down, restarting or out of connections)."""
+
+    def __init__(self) -> None:
+        super().__init__("the database is not reachable; try again shortly")
+
+
 class TooLarge(InvalidInput):
     """The input is larger than allowed."""
 

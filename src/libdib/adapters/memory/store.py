@@ -17,7 +17,7 @@ from libdib.adapters.memory.identity import (
     InMemorySessionRepository,
     InMemoryUserRepository,
 )
-from libdib.domain.errors import Unavailable
+from libdib.domain.errors import StoreUnavailable
 from libdib.domain.ports import UnitOfWork
 
 
@@ -63,7 +63,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         if not self._store.available:
-            raise Unavailable("the database is not reachable; try again shortly")
+            raise StoreUnavailable()
         await self._store.lock.acquire()
         self._work = self._store.state.copy()
         self.users = InMemoryUserRepository(self._work)
@@ -88,4 +88,4 @@ class InMemoryUnitOfWork(UnitOfWork):
     async def ping(self) -> None:
         """Answer unless the store simulates an outage."""
         if not self._store.available:
-            raise Unavailable("the database is not reachable; try again shortly")
+            raise StoreUnavailable()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
-from libdib.domain.errors import InvalidInput, Unavailable
+from libdib.domain.errors import InvalidInput, StoreUnavailable
 from libdib.domain.ports import UnitOfWork
 
 UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
@@ -48,7 +48,7 @@ class SqlUnitOfWork(UnitOfWork):
             self._connection = await self._engine.connect()
         except (DBAPIError, *UNREACHABLE) as exc:
             if _unreachable(exc):
-                raise Unavailable("the database is not reachable; try again shortly") from exc
+                raise StoreUnavailable() from exc
             raise
         self.users = SqlUserRepository(self._connection)
         self.sessions = SqlSessionRepository(self._connection)
@@ -71,7 +71,7 @@ class SqlUnitOfWork(UnitOfWork):
                 raise
             # The connection is gone already; the pool replaces it.
         if _unreachable(exc):
-            raise Unavailable("the database is not reachable; try again shortly") from exc
+            raise StoreUnavailable() from exc
         if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(BAD_DATA_SQLSTATE_CLASS):
             # A safety net: the domain validates input, but a value the database cannot store is the caller's, not ours.
             reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import MultipartBody, PathParameter
+from litestar.params import MultipartBody
 
 from libdib.config import Settings
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import TooLarge
 from libdib.domain.ports import Workbook
 from libdib.entrypoints.http.auth import requires_admin
+from libdib.entrypoints.http.parameters import DatasetId
 from libdib.entrypoints.http.schemas.census import DatasetListResponse, DatasetResponse, LoadResponse
 
-MAX_ID = 2**63 - 1
-DatasetId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The dataset's id")]
 LOAD_ERRORS = {
     422: ResponseSpec(
         None, description="A workbook cannot be fetched or is not a P-8 table; `detail` names it and the row"

@@ -12,13 +12,14 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
-from litestar.params import PathParameter, QueryParameter, RequestBody
+from litestar.params import QueryParameter, RequestBody
 from litestar.response import Stream
 
 from libdib.domain.census import KNOWN_RACES, MAX_YEAR, MIN_YEAR, AgeBracket, IncomeRecord
 from libdib.domain.datasets import MAX_PAGE_SIZE, MAX_POPULATION_LENGTH, DatasetService
 from libdib.domain.ports import RecordFilter
 from libdib.entrypoints.http.auth import requires_admin
+from libdib.entrypoints.http.parameters import RecordId
 from libdib.entrypoints.http.schemas.census import (
     RECORD_FIELDS,
     RecordCreateRequest,
@@ -27,14 +28,12 @@ from libdib.entrypoints.http.schemas.census import (
 )
 
 JSON, CSV = "application/json", "text/csv"
-MAX_ID = 2**63 - 1
 DEFAULT_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
 CSV_CHUNK_ROWS = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these runs as a formula in a spreadsheet (OWASP "CSV injection")."""
 
-RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The record's id")]
 Race = Annotated[str | None, QueryParameter(max_length=40, description=f"One of {', '.join(KNOWN_RACES)}")]
 Population = Annotated[
     str | None, QueryParameter(max_length=MAX_POPULATION_LENGTH, description="A sub-section heading, as published")

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter, RequestBody
+from litestar.params import RequestBody
 
 from libdib.config import Settings
 from libdib.domain.errors import Forbidden
 from libdib.domain.tokens import Claims
 from libdib.domain.users import User, UserService
 from libdib.entrypoints.http.openapi import PUBLIC
+from libdib.entrypoints.http.parameters import UserId
 from libdib.entrypoints.http.schemas.identity import SignUpRequest, UserResponse
-
-MAX_ID = 2**63 - 1
-UserId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="The user's id")]
 
 
 class UserController(Controller):
