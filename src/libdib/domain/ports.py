@@ -223,7 +223,7 @@ class RecordRepository(Protocol):
 
     @abstractmethod
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
-        """The records of these races, age bracket and years, in table order, in one query."""
+        """The records of these races, age bracket and years (one or two of each), in table order, in one query."""
 
 
 class UnitOfWork(Protocol):

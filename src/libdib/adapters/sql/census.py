@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libdib.adapters.sql.hot import HotQuery
 from libdib.adapters.sql.tables import DatasetRow, RecordRow
 from libdib.adapters.sql.violations import Violation, violated
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
@@ -51,8 +52,17 @@ STORED_COLUMNS = ("dataset_id", "race", "constant_dollar_year", *Observation._fi
 RECORD_COLUMNS = (records.c.id, *(records.c[name] for name in STORED_COLUMNS))
 """What a record is read with: id, dataset_id, race, constant_dollar_year, then the observation's fields."""
 OBSERVATION_COLUMNS = slice(4, 4 + len(Observation._fields))
-RECORD_BY_ID = select(*RECORD_COLUMNS).where(records.c.id == bindparam("id"))
-"""Built once: a lookup by id runs on every ``GET /records/{id}``."""
+RECORD_BY_ID = HotQuery(select(*RECORD_COLUMNS).where(records.c.id == bindparam("id")))
+COMPARED_RECORDS = HotQuery(
+    select(*RECORD_COLUMNS)
+    .where(
+        records.c.race.in_([bindparam("race_a"), bindparam("race_b")]),
+        records.c.age_range == bindparam("age_range"),
+        records.c.year.in_([bindparam("year_a"), bindparam("year_b")]),
+    )
+    .order_by(records.c.id)
+)
+"""Two races and up to two years in fixed parameters, so one compiled statement serves every comparison."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
 STREAM_BATCH = 2000
@@ -73,7 +83,7 @@ def _dataset(row: Row[*tuple[Any, ...]]) -> Dataset:
     )
 
 
-def _record(row: Row[*tuple[Any, ...]]) -> IncomeRecord:
+def _record(row: Sequence[Any]) -> IncomeRecord:
     observation = tuple.__new__(Observation, row[OBSERVATION_COLUMNS])
     return IncomeRecord(row[0], row[1], row[2], row[3], observation)
 
@@ -201,7 +211,7 @@ class SqlRecordRepository(RecordRepository):
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""
-        row = (await self._connection.execute(RECORD_BY_ID, {"id": record_id})).one_or_none()
+        row = await RECORD_BY_ID.fetch_one(self._connection, {"id": record_id})
         return None if row is None else _record(row)
 
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
@@ -239,12 +249,16 @@ class SqlRecordRepository(RecordRepository):
 
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
         """One indexed query (race, age range, year lead the natural key) in id order."""
-        statement = (
-            self._select()
-            .where(records.c.race.in_(races), records.c.age_range == age_range, records.c.year.in_(years))
-            .order_by(records.c.id)
-        )
-        return [_record(row) for row in await self._connection.execute(statement)]
+        if not (0 < len(races) <= 2 and 0 < len(years) <= 2):
+            raise ValueError(f"a comparison takes one or two races and years, not {races} and {years}")
+        parameters = {
+            "race_a": races[0],
+            "race_b": races[-1],
+            "age_range": age_range,
+            "year_a": years[0],
+            "year_b": years[-1],
+        }
+        return [_record(row) for row in await COMPARED_RECORDS.fetch(self._connection, parameters)]
 
     @staticmethod
     def _select() -> Select[Any]:

@@ -5,25 +5,30 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
+from libdib.adapters.sql.hot import UNAVAILABLE_SQLSTATE_CLASSES
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
 from libdib.domain.errors import InvalidInput, StoreUnavailable
 from libdib.domain.ports import UnitOfWork
 
 UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
 """What a database that is down, restarting or out of connections raises."""
-UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
-"""Connection exception, insufficient resources, operator intervention (e.g. 57P03 while the server starts)."""
 BAD_DATA_SQLSTATE_CLASS = "22"
 
 
+def _driver_error(exc: BaseException) -> BaseException:
+    """The asyncpg error itself: wrapped by SQLAlchemy, or raw from a ``HotQuery``."""
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
 def _sqlstate(exc: BaseException) -> str:
-    return str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+    return str(getattr(_driver_error(exc), "sqlstate", "") or "")
 
 
 def _unreachable(exc: BaseException | None) -> bool:
@@ -72,9 +77,9 @@ class SqlUnitOfWork(UnitOfWork):
             # The connection is gone already; the pool replaces it.
         if _unreachable(exc):
             raise StoreUnavailable() from exc
-        if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(BAD_DATA_SQLSTATE_CLASS):
+        if isinstance(exc, DBAPIError | asyncpg.PostgresError) and _sqlstate(exc).startswith(BAD_DATA_SQLSTATE_CLASS):
             # A safety net: the domain validates input, but a value the database cannot store is the caller's, not ours.
-            reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+            reason = str(_driver_error(exc)).splitlines()[0] or "invalid value"
             raise InvalidInput(f"a value in the request cannot be stored: {reason}") from exc
 
     async def commit(self) -> None:
