@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -136,3 +139,13 @@ async def test_callers_that_wait_too_long_for_a_hashing_slot_get_unavailable() -
 
     # The slot is released afterwards: hashing works again.
     assert (await hasher.hash(PASSWORD)).startswith("$argon2id$")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread CPU priority is a Linux feature; elsewhere it is off")
+async def test_hashes_run_on_threads_that_yield_the_cpu_to_serving(hasher: PasslibPasswordHasher) -> None:
+    await hasher.hash(PASSWORD)
+
+    hashing = [thread for thread in threading.enumerate() if thread.name.startswith("libdib-hash")]
+    serving = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert hashing, "hashes run on libdib's own named threads"
+    assert {os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) for thread in hashing} == {serving + 10}
