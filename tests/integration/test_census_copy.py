@@ -150,3 +150,25 @@ async def test_a_record_added_while_its_table_is_replaced_is_a_conflict_not_an_e
             await writer.commit()
 
     assert [type(exc) for exc in outcome] == [DatasetGone]
+
+
+async def test_a_dataset_deleted_while_a_record_is_added_to_it_takes_that_record_along(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    dataset = await load(uow_factory, table(100))
+
+    async def drop() -> None:
+        async with uow_factory() as uow:
+            assert await uow.datasets.delete(dataset.id)
+            await uow.commit()
+
+    async with uow_factory() as adder:
+        await adder.records.add(dataset, Observation("Late", "25-34", 1999, None, 1, 1, 1, 1, 1, 1))
+        async with anyio.create_task_group() as group:
+            group.start_soon(drop)
+            await anyio.sleep(0.3)  # the delete now waits on the dataset row the insert holds FOR KEY SHARE
+            await adder.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.datasets.list() == []
+    assert await years_of(uow_factory) == [], "no record outlives its dataset"

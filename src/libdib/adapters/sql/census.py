@@ -156,9 +156,13 @@ class SqlDatasetRepository(DatasetRepository):
         return None if row is None else _dataset(row)
 
     async def _drop(self, dataset: ColumnElement[bool], its_records: ColumnElement[bool]) -> bool:
-        """Delete records, then their dataset: explicitly, so it works without the cascade (SQLite's pragma)."""
-        await self._connection.execute(delete(records).where(its_records))
+        """Delete a dataset, then its records.
+
+        In that order: deleting the dataset's row waits for every ``add`` that holds it ``FOR KEY SHARE``,
+        and the records' DELETE that follows (a new snapshot under READ COMMITTED) then sees their rows too.
+        """
         result: CursorResult[Any] = await self._connection.execute(delete(datasets).where(dataset))
+        await self._connection.execute(delete(records).where(its_records))
         return result.rowcount > 0
 
     async def _copy(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -218,25 +222,24 @@ class SqlRecordRepository(RecordRepository):
         """Insert a record into ``dataset``; ``RecordExists`` on the natural key, ``DatasetGone`` if it was dropped.
 
         ``INSERT ... SELECT`` from the dataset's row copies its race and constant-dollar year, and inserts
-        nothing when the dataset is gone.
+        nothing when the dataset is gone. The row is read ``FOR KEY SHARE`` (PostgreSQL; SQLite serialises
+        writers anyway): a concurrent drop of the dataset waits for this insert and deletes its record too,
+        or, if it came first, this insert finds no dataset. That is what a foreign key would guarantee.
         """
         values = (
             literal(value, records.c[name].type) for name, value in zip(Observation._fields, observation, strict=True)
         )
-        source = select(datasets.c.id, datasets.c.race, datasets.c.constant_dollar_year, *values)
-        statement = (
-            insert(records)
-            .from_select(STORED_COLUMNS, source.where(datasets.c.id == dataset.id))
-            .returning(*RECORD_COLUMNS)
+        source = (
+            select(datasets.c.id, datasets.c.race, datasets.c.constant_dollar_year, *values)
+            .where(datasets.c.id == dataset.id)
+            .with_for_update(read=True, key_share=True)
         )
+        statement = insert(records).from_select(STORED_COLUMNS, source).returning(*RECORD_COLUMNS)
         try:
             row = (await self._connection.execute(statement)).one_or_none()
         except IntegrityError as error:
-            violation = violated(error)
-            if violation is Violation.UNIQUE:
+            if violated(error) is Violation.UNIQUE:
                 raise RecordExists(dataset.race, observation) from None
-            if violation is Violation.FOREIGN_KEY:  # deleted by a transaction that committed after our snapshot
-                raise DatasetGone(dataset.race) from None
             raise
         if row is None:
             raise DatasetGone(dataset.race)
