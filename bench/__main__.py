@@ -46,10 +46,10 @@ def measured(base_url: str, target: wrk.Load, arguments: argparse.Namespace) -> 
 
 def http_rows(app: Libdib, dsn: str, arguments: argparse.Namespace) -> tuple[list[Row], wrk.Result]:
     """The ceiling and libdib's three reads, each with its ratio to the ceiling; and the records-by-id result."""
-    with ceiling(dsn, app.record_ids[0]) as bare:
+    with ceiling(dsn) as bare:
         paths = tuple(f"/rows/{record_id}" for record_id in app.record_ids)
         top = measured(bare.url, wrk.Load(paths=paths), arguments)
-    rows = [_http_row("ceiling: bare Litestar + asyncpg, GET /rows/{id}, no auth", top, top, "")]
+    rows = [http_row("ceiling: bare Litestar + asyncpg, GET /rows/{id}, no auth", top, top, "")]
     targets = (
         ("GET /records/{id}", app.record_paths(), "records"),
         ("GET /comparisons (races, race, base_year)", (COMPARISON_PATH,), "comparisons"),
@@ -58,11 +58,12 @@ def http_rows(app: Libdib, dsn: str, arguments: argparse.Namespace) -> tuple[lis
     results = []
     for label, paths, goal in targets:
         results.append(measured(app.url, wrk.Load.authenticated(app.token, paths), arguments))
-        rows.append(_http_row(label, results[-1], top, goal))
+        rows.append(http_row(label, results[-1], top, goal))
     return rows, results[0]
 
 
-def _http_row(label: str, result: wrk.Result, ceiling: wrk.Result, goal: str) -> Row:
+def http_row(label: str, result: wrk.Result, ceiling: wrk.Result, goal: str = "") -> Row:
+    """A read's throughput, latency and ratio to the ceiling; with its goal and verdict if ``goal`` names one."""
     ratio = result.rate / ceiling.rate
     minimum = CEILING_RATIO.get(goal)
     return Row(

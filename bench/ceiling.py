@@ -3,6 +3,9 @@
 It is what libdib's ``GET /records/{id}`` would cost with nothing but the framework and the driver, so the
 benchmark reports libdib's throughput as a fraction of it. Run as ``python -m bench.ceiling --port P`` with
 ``BENCH_CEILING_DSN`` set, under the same uvicorn options as ``libdib serve``.
+
+``--layer`` puts one more of libdib's per-request costs in front of the handler, each including the ones
+before it, so ``python -m bench.ladder`` can show what each costs (``LAYERS``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from typing import Any
 import asyncpg
 import uvicorn
 from litestar import Litestar, get
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+
+from libdib.adapters.jwt_codec import PyJwtTokenCodec
+from libdib.adapters.sql.identity import ACTIVE_USER
+from libdib.domain.tokens import InvalidToken, TokenKind
 
 TABLE = "ceiling_rows"
 CREATE_TABLE = (
@@ -29,6 +38,14 @@ CREATE_TABLE = (
 SELECT_ROW = f"SELECT * FROM {TABLE} WHERE id = $1"  # noqa: S608 - a constant name; the id is a parameter
 POOL_SIZE = 10
 """The same as libdib's engine, whose pool holds 10 connections plus 10 of overflow."""
+READY_PATH = "/ready"
+LAYERS = {
+    "none": "nothing: the ceiling itself",
+    "auth": "a Litestar authentication middleware that accepts every request",
+    "jwt": "that middleware verifying the bearer token with libdib's PyJwtTokenCodec",
+    "revocation": "and then running libdib's revocation query (one asyncpg fetchrow)",
+}
+"""What each ``--layer`` adds in front of the handler; each includes the ones listed before it."""
 
 
 @get("/rows/{row_id:int}")
@@ -38,6 +55,33 @@ async def read_row(row_id: int, state: State) -> dict[str, Any]:
     if row is None:
         raise NotFoundException(f"no row {row_id}")
     return dict(row)
+
+
+@get(READY_PATH)
+async def ready() -> str:
+    """Answers once the app has started (open under every layer)."""
+    return "ready"
+
+
+class LayeredAuth(AbstractAuthenticationMiddleware):
+    """Authenticates as far as ``app.state.layer`` says (see ``LAYERS``)."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        """Accept, or check the token's signature and claims, then also its session, as libdib does."""
+        state = connection.app.state
+        if state.layer == "auth":
+            return AuthenticationResult(user=None, auth=None)
+        token = connection.headers.get("authorization", "").partition(" ")[2]
+        try:
+            claims = state.codec.decode(token, TokenKind.ACCESS)
+        except InvalidToken as error:
+            raise NotAuthorizedException(str(error)) from None
+        if state.layer == "revocation":
+            parameters = {"user_id": claims.user_id, "sid": claims.sid, "jti": claims.jti}
+            arguments = [parameters[name] for name in ACTIVE_USER.names]
+            if await state.pool.fetchrow(ACTIVE_USER.sql, *arguments) is None:
+                raise NotAuthorizedException("revoked")
+        return AuthenticationResult(user=claims.sub, auth=claims)
 
 
 @contextlib.asynccontextmanager
@@ -53,15 +97,29 @@ async def _pool(app: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    """The ceiling app; its pool opens with the app's lifespan."""
-    return Litestar(route_handlers=[read_row], lifespan=[_pool], openapi_config=None, logging_config=None)
+    """The ceiling app with ``BENCH_CEILING_LAYER`` in front of it; its pool opens with the app's lifespan."""
+    layer = os.environ.get("BENCH_CEILING_LAYER", "none")
+    middleware = [] if layer == "none" else [DefineMiddleware(LayeredAuth, exclude=[f"^{READY_PATH}$"])]
+    app = Litestar(
+        route_handlers=[read_row, ready],
+        lifespan=[_pool],
+        middleware=middleware,
+        openapi_config=None,
+        logging_config=None,
+    )
+    app.state.layer = layer
+    if layer in {"jwt", "revocation"}:
+        app.state.codec = PyJwtTokenCodec(os.environ["BENCH_CEILING_JWT_SECRET"])
+    return app
 
 
 def main() -> None:
     """Serve the ceiling on 127.0.0.1 with libdib's uvicorn options (1 worker, no access log)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--layer", choices=LAYERS, default="none", help="what to put in front of the handler")
     arguments = parser.parse_args()
+    os.environ["BENCH_CEILING_LAYER"] = arguments.layer
     uvicorn.run(
         "bench.ceiling:create_app",
         factory=True,

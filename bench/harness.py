@@ -22,7 +22,8 @@ import httpx
 from tests.e2e import served
 from tests.e2e.served import Server, free_port
 
-from bench.ceiling import CREATE_TABLE
+from bench.ceiling import CREATE_TABLE, READY_PATH
+from bench.ceiling import TABLE as CEILING_TABLE
 
 REPO = Path(__file__).resolve().parents[1]
 CENSUS_DIR = Path(os.environ.get("LIBDIB_BENCH_CENSUS", REPO.parent / "shared" / "census"))
@@ -94,6 +95,7 @@ class Libdib:
     record_ids: tuple[int, ...]
     username: str
     password: str
+    jwt_secret: str
 
     @property
     def url(self) -> str:
@@ -120,9 +122,10 @@ def libdib(dsn: str, password: str, log_level: str = "WARNING") -> Iterator[Libd
 
     ``password`` is the admin's: keep one per database, since the admin account outlives a restart.
     """
+    jwt_secret = secrets.token_urlsafe(36)
     env = {
         "LIBDIB_DATABASE_URL": sqlalchemy_url(dsn),
-        "LIBDIB_JWT_SECRET": secrets.token_urlsafe(36),
+        "LIBDIB_JWT_SECRET": jwt_secret,
         "LIBDIB_ADMIN_USERNAME": ADMIN_USERNAME,
         "LIBDIB_ADMIN_PASSWORD": password,
         "LIBDIB_CENSUS_SOURCE": str(CENSUS_DIR),
@@ -135,26 +138,30 @@ def libdib(dsn: str, password: str, log_level: str = "WARNING") -> Iterator[Libd
         command = [sys.executable, "-m", "libdib", "serve", "--port", str(port), "--workers", "1"]
         server = launch(command, env, "/health", port, Path(workdir))
         try:
-            yield _prepared(server, password)
+            yield _prepared(server, password, jwt_secret)
         finally:
             server.stop()
 
 
 @contextmanager
-def ceiling(dsn: str, ready_id: int) -> Iterator[Server]:
-    """The ceiling app on a copy of ``income_records`` in ``dsn`` (where libdib has loaded the workbooks)."""
-    run_sql(dsn, *CREATE_TABLE)
+def ceiling(dsn: str, layer: str = "none", jwt_secret: str = "") -> Iterator[Server]:
+    """The ceiling app on a copy of ``income_records`` in ``dsn`` (where libdib has loaded the workbooks).
+
+    ``layer`` adds one of libdib's per-request costs in front of the handler (``bench.ceiling.LAYERS``).
+    """
+    run_sql(dsn, f"DROP TABLE IF EXISTS {CEILING_TABLE}", *CREATE_TABLE)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as workdir:
-        command = [sys.executable, "-m", "bench.ceiling", "--port", str(port)]
-        server = launch(command, {"BENCH_CEILING_DSN": dsn}, f"/rows/{ready_id}", port, Path(workdir))
+        command = [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--layer", layer]
+        env = {"BENCH_CEILING_DSN": dsn, "BENCH_CEILING_JWT_SECRET": jwt_secret}
+        server = launch(command, env, READY_PATH, port, Path(workdir))
         try:
             yield server
         finally:
             server.stop()
 
 
-def _prepared(server: Server, password: str) -> Libdib:
+def _prepared(server: Server, password: str, jwt_secret: str) -> Libdib:
     """Log in as the admin, load the real workbooks, and list the ids of their rows."""
     with httpx.Client(base_url=server.url, timeout=120) as client:
         login = client.post(LOGIN_PATH, json={"username": ADMIN_USERNAME, "password": password})
@@ -167,7 +174,9 @@ def _prepared(server: Server, password: str) -> Libdib:
     ids = tuple(item["id"] for item in records.json()["items"])
     if not ids:
         raise RuntimeError("libdib loaded no records from the census workbooks")
-    return Libdib(server=server, token=token, record_ids=ids, username=ADMIN_USERNAME, password=password)
+    return Libdib(
+        server=server, token=token, record_ids=ids, username=ADMIN_USERNAME, password=password, jwt_secret=jwt_secret
+    )
 
 
 def resident_bytes(pid: int) -> int:

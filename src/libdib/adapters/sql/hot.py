@@ -36,8 +36,9 @@ class HotQuery:
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
-        self._sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
+        self.sql = str(compiled)
+        """The statement as asyncpg runs it, with ``$1``, ``$2``... in the order of ``names``."""
+        self.names = tuple(compiled.positiontup or ())
 
     async def fetch(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row, as sequences in the statement's column order."""
@@ -57,9 +58,9 @@ class HotQuery:
 
     async def _run(self, connection: AsyncConnection, parameters: Mapping[str, Any], *, one: bool) -> Any:
         driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
-        arguments = [parameters[name] for name in self._names]
+        arguments = [parameters[name] for name in self.names]
         try:
-            return await (driver.fetchrow if one else driver.fetch)(self._sql, *arguments)
+            return await (driver.fetchrow if one else driver.fetch)(self.sql, *arguments)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as error:
             # A connection the server dropped shows up as any of these (and as a protocol in a broken state).
             if not (_unreachable(error) or driver.is_closed()):
