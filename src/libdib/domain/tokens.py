@@ -111,8 +111,8 @@ class TokenService:
     async def login(self, username: str, password: str, client: str) -> TokenPair:
         """Start a session for a correct password; unknown users and wrong passwords look the same."""
         key, now = throttle_key(username, client), self._clock.now()
-        async with self._uow() as uow:
-            await self._refuse_if_throttled(uow, key, now)
+        async with self._uow(read_only=True) as uow:
+            failures = await self._failures_unless_throttled(uow, key, now)
             # A name that breaks the username rule cannot exist; it is not sent to the database at all.
             user = await uow.users.get_by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
         # Hash outside any unit: a connection (or the memory store's lock) is not held for ~100 ms.
@@ -126,7 +126,8 @@ class TokenService:
                 await uow.login_failures.record(key, now)
                 await uow.commit()
                 raise Unauthenticated(BAD_CREDENTIALS)
-            await uow.login_failures.clear(key)
+            if failures:
+                await uow.login_failures.clear(key)
             if new_hash is not None:
                 await uow.users.set_password_hash(user.id, new_hash)
             sid = uuid4().hex
@@ -190,11 +191,13 @@ class TokenService:
             await uow.commit()
         return purged
 
-    async def _refuse_if_throttled(self, uow: UnitOfWork, key: str, now: datetime) -> None:
+    async def _failures_unless_throttled(self, uow: UnitOfWork, key: str, now: datetime) -> int:
+        """The recent failed logins under ``key``; raises ``Throttled`` when there are too many."""
         failures, oldest = await uow.login_failures.since(key, now - THROTTLE_WINDOW)
         if failures >= THROTTLE_LIMIT and oldest is not None:
             retry_after = max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
             raise Throttled(f"too many failed logins; try again in {retry_after} seconds", retry_after)
+        return failures
 
     def _issue(self, user_id: int, sid: str, now: datetime) -> TokenPair:
         iat = int(now.timestamp())
