@@ -3,8 +3,9 @@
 SQLAlchemy's ``execute`` looks the compiled form up, builds an execution context, adapts the cursor and
 wraps each row; for the token check and a record by id that costs more than the query (``bench.profile``:
 SQLAlchemy was 31% of the event loop's own time). On PostgreSQL these statements skip all of that and
-call ``fetch``/``fetchrow`` on the unit's pooled connection, in the unit's transaction if it has one. Every
-other dialect runs them through SQLAlchemy as before, so the repositories behave alike everywhere.
+call ``fetch``/``fetchrow`` on the unit's pooled connection: inside the unit's transaction once SQLAlchemy
+has begun it, and before it otherwise, which under READ COMMITTED sees the same rows. Every other dialect
+runs them through SQLAlchemy as before, so the repositories behave alike everywhere.
 """
 
 from __future__ import annotations
