@@ -37,7 +37,7 @@ CREATE_TABLE = (
 """Statements that make the ceiling's table: the shape, indexes and rows of libdib's ``income_records``."""
 SELECT_ROW = f"SELECT * FROM {TABLE} WHERE id = $1"  # noqa: S608 - a constant name; the id is a parameter
 POOL_SIZE = 10
-"""The same as libdib's engine, whose pool holds 10 connections plus 10 of overflow."""
+"""Kept open from the start; the pool grows to twice this, the 20 connections libdib's engine holds by default."""
 READY_PATH = "/ready"
 LAYERS = {
     "none": "nothing: the ceiling itself",

@@ -24,10 +24,15 @@ UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 """Connection exception, insufficient resources, operator intervention (e.g. 57P03 while the server starts)."""
 
 
+def unavailable(sqlstate: str | None) -> bool:
+    """Whether a SQLSTATE says the database is down, restarting, or out of connections (not the caller's fault)."""
+    return (sqlstate or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+
+
 def _unreachable(error: BaseException) -> bool:
     """Whether an asyncpg error means the database is down, restarting, or out of connections."""
     if isinstance(error, asyncpg.PostgresError):
-        return str(error.sqlstate or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+        return unavailable(error.sqlstate)
     return isinstance(error, OSError | TimeoutError | asyncpg.InternalClientError)
 
 

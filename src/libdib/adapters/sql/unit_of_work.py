@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
-from libdib.adapters.sql.hot import UNAVAILABLE_SQLSTATE_CLASSES
+from libdib.adapters.sql.hot import unavailable
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
 from libdib.domain.errors import InvalidInput, StoreUnavailable
 from libdib.domain.ports import UnitOfWork
@@ -32,9 +32,7 @@ def _sqlstate(exc: BaseException) -> str:
 
 
 def _unreachable(exc: BaseException | None) -> bool:
-    if isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or _sqlstate(exc)[:2] in UNAVAILABLE_SQLSTATE_CLASSES
-    ):
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or unavailable(_sqlstate(exc))):
         return True
     return isinstance(exc, UNREACHABLE)
 
