@@ -114,9 +114,35 @@ def test_a_token_missing_a_required_claim_is_refused(codec: PyJwtTokenCodec, cla
 def test_an_access_token_is_refused_where_a_refresh_token_is_expected(codec: PyJwtTokenCodec) -> None:
     now = int(time.time())
     token = codec.encode(Claims("7", TokenKind.ACCESS, "j" * 32, "s" * 32, now, now + 60))
+    codec.decode(token, TokenKind.ACCESS)  # remembered as a verified access token
 
     with pytest.raises(InvalidToken, match="wrong token type: expected a refresh token"):
         codec.decode(token, TokenKind.REFRESH)
+
+
+def test_a_remembered_access_token_still_expires_with_the_same_leeway() -> None:
+    clock = [time.time()]
+    codec = PyJwtTokenCodec(KEY, now=lambda: clock[0])
+    exp = int(clock[0]) + 60
+    token = codec.encode(Claims("7", TokenKind.ACCESS, "j" * 32, "s" * 32, exp - 60, exp))
+    codec.decode(token, TokenKind.ACCESS)
+
+    clock[0] = exp + 9
+    assert codec.decode(token, TokenKind.ACCESS).exp == exp
+    clock[0] = exp + 10
+    with pytest.raises(InvalidToken, match="token expired"):
+        codec.decode(token, TokenKind.ACCESS)
+
+
+def test_a_token_that_differs_from_a_remembered_one_is_checked_afresh(codec: PyJwtTokenCodec) -> None:
+    now = int(time.time())
+    token = codec.encode(Claims("7", TokenKind.ACCESS, "j" * 32, "s" * 32, now, now + 60))
+    codec.decode(token, TokenKind.ACCESS)
+    header, payload, signature = token.split(".")
+    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+
+    with pytest.raises(InvalidToken, match="signature does not verify"):
+        codec.decode(tampered, TokenKind.ACCESS)
 
 
 def test_ten_seconds_of_clock_skew_are_tolerated(codec: PyJwtTokenCodec) -> None:

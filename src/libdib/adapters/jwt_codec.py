@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 import jwt
@@ -37,12 +39,15 @@ REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
     (jwt.DecodeError, "token is malformed"),
 )
 """A short, safe reason for each way a token can fail; the first matching class wins."""
+VERIFIED_CAPACITY = 10_000
+"""Access tokens remembered as verified; past it the oldest is forgotten first."""
 
 
 class PyJwtTokenCodec(TokenCodec):
     """Signs and checks tokens with an HS256 key of at least 32 bytes."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, now: Callable[[], float] = time.time) -> None:
+        """``now`` (seconds since the epoch) is the clock remembered tokens are checked against."""
         if len(secret.encode()) < MIN_KEY_BYTES:
             raise ValueError(f"the JWT signing key must be at least {MIN_KEY_BYTES} bytes")
         self._key = secret
@@ -50,6 +55,10 @@ class PyJwtTokenCodec(TokenCodec):
         # every request (65 -> 38 us per token here) and still refuses any other ``alg`` in the header.
         encoded = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
         self._verifying_key = jwt.PyJWK({"kty": "oct", "k": encoded}, algorithm=ALGORITHM)
+        self._now = now
+        self._verified: dict[str, Claims] = {}
+        """Access tokens that passed every check, by their exact text: the same text always verifies the same
+        way, so only expiry is left to check again. Saves pyjwt's ~90 us on every later request of a client."""
 
     def encode(self, claims: Claims) -> str:
         """A signed token carrying ``claims``, typed in its header."""
@@ -67,6 +76,21 @@ class PyJwtTokenCodec(TokenCodec):
 
     def decode(self, token: str, expected: TokenKind) -> Claims:
         """The claims of a valid token of kind ``expected``; raises ``InvalidToken`` with a short reason."""
+        if expected is not TokenKind.ACCESS:
+            return self._verify(token, expected)
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token, expected)
+            if len(self._verified) >= VERIFIED_CAPACITY:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        elif claims.exp <= self._now() - LEEWAY_SECONDS:  # pyjwt's own rule
+            del self._verified[token]
+            raise InvalidToken("token expired")
+        return claims
+
+    def _verify(self, token: str, expected: TokenKind) -> Claims:
+        """Every check, with pyjwt."""
         try:
             decoded = jwt.decode_complete(
                 token,
