@@ -25,11 +25,15 @@ from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import DomainError
 from libdib.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.tokens import TokenService
 from libdib.domain.users import UserService
 
 Backend = Literal["sql", "memory"]
 PURGE_INTERVAL_SECONDS = 600
+REVOCATION_LEASE_SECONDS = 0.2
+"""How long a worker trusts its memo of honoured tokens after reading the revocation epoch; logouts, revocations
+and user deletions wait this long before they answer."""
 UNPACKED_WORKBOOK_LIMIT = 20
 """A workbook may unzip to at most this many times the upload limit (a guard against zip bombs)."""
 
@@ -103,7 +107,9 @@ def build_services(
         sql = _SqlStore(settings.database_url, settings.database_pool_size)
         unit_of_work = sql.unit_of_work
         running = sql.running
-    users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock)
+    # One process holds the memory backend, so no other worker can hold a memo to wait for.
+    memo = HonouredTokenMemo(lease=REVOCATION_LEASE_SECONDS if backend == "sql" else 0)
+    users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock, memo=memo)
     tokens = TokenService(
         uow=unit_of_work,
         codec=PyJwtTokenCodec(settings.jwt_secret),
@@ -111,6 +117,7 @@ def build_services(
         clock=clock,
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
+        memo=memo,
     )
     datasets = DatasetService(
         uow=unit_of_work,
@@ -139,3 +146,23 @@ async def purge_periodically(services: Services, interval: float = PURGE_INTERVA
         except DomainError as exc:
             logger.warning("purge skipped: %s", exc)
         await asyncio.sleep(interval)
+
+
+async def sync_memo_periodically(tokens: TokenService) -> None:
+    """Keep this worker's memo of honoured tokens current; while the store is unreachable the memo lapses."""
+    memo = tokens.memo
+    if memo.lease <= 0:
+        return
+    lapsed = False
+    while True:
+        try:
+            await tokens.sync_memo()
+        except DomainError as exc:
+            if not lapsed:
+                logger.warning("token memo lapsed, every token is checked in the database: %s", exc)
+            lapsed = True
+        else:
+            if lapsed:
+                logger.info("token memo resumed")
+            lapsed = False
+        await asyncio.sleep(memo.sync_interval)

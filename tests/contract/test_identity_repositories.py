@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -282,3 +283,46 @@ async def test_a_session_for_a_user_that_no_longer_exists_is_refused(uow_factory
 
     with pytest.raises(NotFound):
         await start_for_deleted_user()
+
+
+async def epoch(uow_factory: UnitOfWorkFactory) -> int:
+    async with uow_factory(read_only=True) as uow:
+        return await uow.sessions.revocation_epoch()
+
+
+async def test_every_change_that_may_withdraw_a_token_moves_the_revocation_epoch(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada)
+    withdrawals = {
+        "revoke_session": lambda uow: uow.sessions.revoke_session(sid),
+        "revoke_token": lambda uow: uow.sessions.revoke_token("j" * 32, NOW + HOUR),
+        "set_admin": lambda uow: uow.users.set_admin(ada.id, is_admin=True),
+        "delete_user": lambda uow: uow.users.delete(ada.id),
+    }
+    seen = [await epoch(uow_factory)]
+    for withdraw in withdrawals.values():
+        async with uow_factory() as uow:
+            await withdraw(uow)
+            await uow.commit()
+        seen.append(await epoch(uow_factory))
+
+    moved = [before < after for before, after in itertools.pairwise(seen)]
+    assert dict(zip(withdrawals, moved, strict=True)) == dict.fromkeys(withdrawals, True)
+
+
+async def test_the_epoch_stays_put_for_logins_refreshes_and_uncommitted_revocations(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ada = await add_user(uow_factory)
+    before = await epoch(uow_factory)
+    sid = await start_session(uow_factory, ada)
+    async with uow_factory() as uow:
+        assert await uow.sessions.spend_refresh("r" * 32, sid, NOW + HOUR)
+        await uow.sessions.extend(sid, NOW + 2 * HOUR)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.sessions.revoke_session(sid)  # and no commit
+
+    assert await epoch(uow_factory) == before

@@ -84,11 +84,11 @@ class UserRepository(Protocol):
 
     @abstractmethod
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
-        """Grant or withdraw the admin role."""
+        """Grant or withdraw the admin role; advances the revocation epoch."""
 
     @abstractmethod
     async def delete(self, user_id: int) -> bool:
-        """Delete a user and their sessions; False when there was no such user."""
+        """Delete a user and their sessions, advancing the revocation epoch; False when there was no such user."""
 
 
 class SessionRepository(Protocol):
@@ -108,11 +108,18 @@ class SessionRepository(Protocol):
 
     @abstractmethod
     async def revoke_session(self, sid: str) -> None:
-        """End a session: every token of it stops working."""
+        """End a session: every token of it stops working. Advances the revocation epoch."""
 
     @abstractmethod
     async def revoke_token(self, jti: str, expires_at: datetime) -> None:
-        """Revoke exactly one token until it would have expired anyway."""
+        """Revoke exactly one token until it would have expired anyway. Advances the revocation epoch."""
+
+    @abstractmethod
+    async def revocation_epoch(self) -> int:
+        """A number that moves, in the same transaction, with every change that may withdraw a token.
+
+        Workers compare it to decide whether their ``HonouredTokenMemo`` still holds (see there).
+        """
 
     @abstractmethod
     async def active_user(self, claims: Claims) -> User | None:

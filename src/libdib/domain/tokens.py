@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from libdib.domain.errors import NotFound, Throttled, Unauthenticated
+from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.users import USERNAME_PATTERN, User
 
 if TYPE_CHECKING:
@@ -100,8 +101,11 @@ class TokenService:
         clock: Clock,
         access_ttl: int,
         refresh_ttl: int,
+        memo: HonouredTokenMemo | None = None,
     ) -> None:
+        """Without a ``memo``, every request's token is checked in the store."""
         self._uow = uow
+        self.memo = memo or HonouredTokenMemo(lease=0)
         self._codec = codec
         self._hasher = hasher
         self._clock = clock
@@ -149,18 +153,27 @@ class TokenService:
             if not await uow.sessions.spend_refresh(claims.jti, claims.sid, expiry_of(claims)):
                 await uow.sessions.revoke_session(claims.sid)
                 await uow.commit()
+                await self.memo.settle()
                 raise InvalidToken("this refresh token was already used; the session is ended, log in again")
             await uow.sessions.extend(claims.sid, now + timedelta(seconds=self._refresh_ttl))
             await uow.commit()
         return self._issue(claims.user_id, claims.sid, now)
 
     async def authenticate(self, access_token: str) -> tuple[User, Claims]:
-        """The user an access token speaks for, if the token is valid and still honoured (one query)."""
+        """The user an access token speaks for, if the token is valid and still honoured.
+
+        One query, unless this worker's memo holds the token (see ``HonouredTokenMemo``).
+        """
         claims = self._codec.decode(access_token, TokenKind.ACCESS)
+        user = self.memo.recall(claims.jti, claims.user_id)
+        if user is not None:
+            return user, claims
+        ticket = self.memo.ticket()
         async with self._uow(read_only=True) as uow:
             user = await uow.sessions.active_user(claims)
         if user is None:
             raise InvalidToken("the token was revoked, its session ended or its user was deleted")
+        self.memo.remember(claims.jti, user, ticket)
         return user, claims
 
     async def logout(self, claims: Claims) -> None:
@@ -168,6 +181,7 @@ class TokenService:
         async with self._uow() as uow:
             await uow.sessions.revoke_session(claims.sid)
             await uow.commit()
+        await self.memo.settle()
 
     async def revoke(self, token: str) -> None:
         """Revoke exactly this token (access or refresh) until it would have expired."""
@@ -181,6 +195,16 @@ class TokenService:
         async with self._uow() as uow:
             await uow.sessions.revoke_token(claims.jti, expiry_of(claims))
             await uow.commit()
+        await self.memo.settle()
+
+    async def sync_memo(self) -> None:
+        """Read the revocation epoch into this worker's memo (run every ``memo.sync_interval`` seconds)."""
+
+        async def read_epoch() -> int:
+            async with self._uow(read_only=True) as uow:
+                return await uow.sessions.revocation_epoch()
+
+        await self.memo.sync(read_epoch)
 
     async def purge_expired(self) -> int:
         """Delete expired sessions and token records, and failures older than the throttle window."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from libdib.domain.token_memo import HonouredTokenMemo
 
 if TYPE_CHECKING:
     # ports.py imports this module for User and NewUser; the service only needs the port types for annotations.
@@ -91,11 +92,14 @@ class UserService:
         hasher: PasswordHasher,
         strength: PasswordStrength,
         clock: Clock,
+        memo: HonouredTokenMemo | None = None,
     ) -> None:
+        """``memo`` is the token service's: deleting a user waits, as a logout does, until no worker trusts it."""
         self._uow = uow
         self._hasher = hasher
         self._strength = strength
         self._clock = clock
+        self._memo = memo or HonouredTokenMemo(lease=0)
 
     async def sign_up(self, username: str, password: str, is_admin: bool = False) -> User:
         """Create an account; raises ``InvalidUsername``, ``WeakPassword`` or ``UsernameTaken``."""
@@ -123,6 +127,7 @@ class UserService:
             if not await uow.users.delete(user_id):
                 raise NotFound(f"there is no user with id {user_id}")
             await uow.commit()
+        await self._memo.settle()
 
     async def ensure_admin(self, username: str, password: str) -> User:
         """Make sure ``username`` exists, is an admin and has ``password``; running it again changes nothing."""

@@ -20,6 +20,8 @@ SESSIONS = "auth_sessions"
 SPENT = "spent_refresh_tokens"
 REVOKED = "revoked_tokens"
 FAILURES = "login_failures"
+EPOCH = "revocation_epoch"
+"""A sequence: committed and rolled back with the unit, as the SQL table's row is."""
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -72,14 +74,16 @@ class InMemoryUserRepository(UserRepository):
             self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
 
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
-        """Grant or withdraw the admin role."""
+        """Grant or withdraw the admin role; advances the revocation epoch."""
         if user_id in self._users:
             self._users[user_id] = replace(self._users[user_id], is_admin=is_admin)
+        self._state.next_id(EPOCH)
 
     async def delete(self, user_id: int) -> bool:
-        """Delete a user and, as the SQL foreign keys cascade, their sessions and spent tokens."""
+        """Delete a user and, as the SQL foreign keys cascade, their sessions and spent tokens; advance the epoch."""
         if self._users.pop(user_id, None) is None:
             return False
+        self._state.next_id(EPOCH)
         sessions: dict[str, _StoredSession] = self._state.table(SESSIONS)
         ended = {sid for sid, stored in sessions.items() if stored.session.user_id == user_id}
         _delete_where(sessions, lambda sid, _: sid in ended)
@@ -91,6 +95,7 @@ class InMemorySessionRepository(SessionRepository):
     """Sessions, spent refresh tokens and revoked tokens."""
 
     def __init__(self, state: MemoryState) -> None:
+        self._state = state
         self._users: dict[int, User] = state.table(USERS)
         self._sessions: dict[str, _StoredSession] = state.table(SESSIONS)
         self._spent: dict[str, _SpentToken] = state.table(SPENT)
@@ -116,13 +121,19 @@ class InMemorySessionRepository(SessionRepository):
             self._sessions[sid] = replace(stored, session=replace(stored.session, expires_at=expires_at))
 
     async def revoke_session(self, sid: str) -> None:
-        """End a session."""
+        """End a session; advances the revocation epoch."""
         if sid in self._sessions:
             self._sessions[sid] = replace(self._sessions[sid], revoked=True)
+        self._state.next_id(EPOCH)
 
     async def revoke_token(self, jti: str, expires_at: datetime) -> None:
-        """Revoke one token until its expiry."""
+        """Revoke one token until its expiry; advances the revocation epoch."""
         self._revoked.setdefault(jti, expires_at)
+        self._state.next_id(EPOCH)
+
+    async def revocation_epoch(self) -> int:
+        """How many times a token may have been withdrawn."""
+        return self._state.sequences.get(EPOCH, 0)
 
     async def active_user(self, claims: Claims) -> User | None:
         """The token's user when the user exists, its session is live and the token not revoked."""

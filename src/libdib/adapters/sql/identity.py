@@ -26,7 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libdib.adapters.sql.hot import HotQuery
-from libdib.adapters.sql.tables import LoginFailureRow, RevokedTokenRow, SessionRow, SpentRefreshTokenRow, UserRow
+from libdib.adapters.sql.tables import (
+    LoginFailureRow,
+    RevocationEpochRow,
+    RevokedTokenRow,
+    SessionRow,
+    SpentRefreshTokenRow,
+    UserRow,
+)
 from libdib.adapters.sql.violations import Violation, violated
 from libdib.domain.errors import NotFound
 from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
@@ -38,6 +45,7 @@ sessions: Table = SessionRow.__table__  # type: ignore[assignment]
 spent: Table = SpentRefreshTokenRow.__table__  # type: ignore[assignment]
 revoked: Table = RevokedTokenRow.__table__  # type: ignore[assignment]
 failures: Table = LoginFailureRow.__table__  # type: ignore[assignment]
+epoch: Table = RevocationEpochRow.__table__  # type: ignore[assignment]
 
 USER_COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.is_admin, users.c.created_at)
 ACTIVE_USER = HotQuery(
@@ -61,6 +69,14 @@ def _insert_or_ignore(connection: AsyncConnection, table: Table) -> Any:
     """An ``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect (both support it)."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+async def _advance_epoch(connection: AsyncConnection) -> None:
+    """Move the revocation epoch in the caller's transaction.
+
+    Always the last write of a change, so its row lock is taken after the rows changed: no lock cycles.
+    """
+    await connection.execute(update(epoch).values(value=epoch.c.value + 1))
 
 
 async def _count(connection: AsyncConnection, statement: Delete | Insert) -> int:
@@ -110,12 +126,16 @@ class SqlUserRepository(UserRepository):
         await self._connection.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
-        """Grant or withdraw the admin role."""
+        """Grant or withdraw the admin role; advances the revocation epoch."""
         await self._connection.execute(update(users).where(users.c.id == user_id).values(is_admin=is_admin))
+        await _advance_epoch(self._connection)
 
     async def delete(self, user_id: int) -> bool:
-        """Delete a user; the foreign keys cascade to their sessions and spent tokens."""
-        return await _count(self._connection, delete(users).where(users.c.id == user_id)) > 0
+        """Delete a user (the foreign keys cascade to their sessions and spent tokens); advances the epoch."""
+        if not await _count(self._connection, delete(users).where(users.c.id == user_id)):
+            return False
+        await _advance_epoch(self._connection)
+        return True
 
 
 class SqlSessionRepository(SessionRepository):
@@ -162,17 +182,23 @@ class SqlSessionRepository(SessionRepository):
         await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(expires_at=expires_at))
 
     async def revoke_session(self, sid: str) -> None:
-        """Mark a session revoked; it stays until it expires, so its tokens keep being refused."""
+        """Mark a session revoked (it stays until it expires, so its tokens keep being refused); advance the epoch."""
         await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(revoked=True))
+        await _advance_epoch(self._connection)
 
     async def revoke_token(self, jti: str, expires_at: datetime) -> None:
-        """Record one revoked token (revoking it twice is harmless)."""
+        """Record one revoked token (revoking it twice is harmless); advances the epoch."""
         statement = (
             _insert_or_ignore(self._connection, revoked)
             .values(jti=jti, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=[revoked.c.jti])
         )
         await self._connection.execute(statement)
+        await _advance_epoch(self._connection)
+
+    async def revocation_epoch(self) -> int:
+        """The epoch's value."""
+        return int((await self._connection.execute(select(epoch.c.value))).scalar_one())
 
     async def active_user(self, claims: Claims) -> User | None:
         """One SELECT: the user, joined to a live session of theirs, when the token is not revoked."""

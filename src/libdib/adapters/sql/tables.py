@@ -8,6 +8,7 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -75,6 +76,14 @@ class RevokedTokenRow(Base):
     __tablename__ = "revoked_tokens"
     jti: Mapped[str] = mapped_column(String(36), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+
+
+class RevocationEpochRow(Base):
+    """One row whose ``value`` moves with every change that may withdraw a token (see ``HonouredTokenMemo``)."""
+
+    __tablename__ = "revocation_epoch"
+    id: Mapped[int] = mapped_column(SmallInteger, CheckConstraint("id = 1", name="single_row"), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class LoginFailureRow(Base):
