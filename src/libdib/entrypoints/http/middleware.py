@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from libdib.entrypoints.http.openapi import DOCS_PATH
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 """A caller's request id is kept only if it is this plain; anything else is replaced (log injection)."""
 SECURITY_HEADERS = {
@@ -28,6 +28,16 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
 """The docs page runs Scalar (a script from the configured URL, with inline configuration), so only framing,
 base URL, forms and plugins are restricted there."""
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def _encoded(csp: str) -> RawHeaders:
+    headers = {**SECURITY_HEADERS, "content-security-policy": csp}
+    return [(name.encode(), value.encode()) for name, value in headers.items()]
+
+
+API_HEADERS, DOCS_HEADERS = _encoded(API_CSP), _encoded(DOCS_CSP)
+"""Added to a response unless its handler set them; raw ASGI pairs (a header view costs ~9 us per response)."""
 
 access_log = structlog.get_logger("libdib.access")
 
@@ -56,11 +66,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = MutableScopeHeaders.from_message(message)
-                headers[REQUEST_ID_HEADER] = request_id
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("content-security-policy", DOCS_CSP if docs else API_CSP)
+                message["headers"] = _with_headers(message.get("headers", ()), request_id, docs)
             await send(message)
 
         try:
@@ -77,11 +83,20 @@ class RequestContextMiddleware:
             )
 
 
+def _with_headers(headers: Any, request_id: str, docs: bool) -> RawHeaders:
+    """The response's headers with the request id, and each security header its handler did not set."""
+    kept: RawHeaders = [(name, value) for name, value in headers if name.lower() != REQUEST_ID_RAW]
+    present = {name.lower() for name, _ in kept}
+    kept.append((REQUEST_ID_RAW, request_id.encode()))
+    kept.extend(pair for pair in (DOCS_HEADERS if docs else API_HEADERS) if pair[0] not in present)
+    return kept
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
-        if name == REQUEST_ID_HEADER.encode() and SAFE_REQUEST_ID.fullmatch(value.decode("latin-1")):
+        if name == REQUEST_ID_RAW and SAFE_REQUEST_ID.fullmatch(value.decode("latin-1")):
             return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _client(scope: dict[str, Any] | Scope) -> str | None:
