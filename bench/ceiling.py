@@ -42,8 +42,8 @@ READY_PATH = "/ready"
 LAYERS = {
     "none": "nothing: the ceiling itself",
     "auth": "a Litestar authentication middleware that accepts every request",
-    "jwt": "that middleware verifying the bearer token with libdib's PyJwtTokenCodec",
-    "revocation": "and then running libdib's revocation query (one asyncpg fetchrow)",
+    "jwt": "that middleware checking the bearer token with libdib's PyJwtTokenCodec (verified once, then remembered)",
+    "revocation": "and then running libdib's session query on every request (one asyncpg fetchrow, no memo)",
 }
 """What each ``--layer`` adds in front of the handler; each includes the ones listed before it."""
 
