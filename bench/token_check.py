@@ -1,9 +1,9 @@
 """``uv run python -m bench.token_check``: what the per-request token check costs, in-process on PostgreSQL.
 
 Times ``TokenService.authenticate`` with the session checked in the database (one query) and remembered by the
-worker's ``HonouredTokenMemo``, a record read by id and a bare ``SELECT 1`` unit, each over a number of sequential
-calls against a scratch database, and prints the mean wall-clock microseconds per call. The JWT itself is
-verified by pyjwt once and remembered after, as in a served worker.
+worker's ``HonouredTokenMemo``, a record read by id, a ``SELECT 1`` unit and empty units, each over a number of
+sequential calls against a scratch database, and prints the mean wall-clock microseconds per call. The JWT
+itself is verified by pyjwt once and remembered after, as in a served worker.
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ async def mean_microseconds(call: Callable[[], Awaitable[object]], calls: int) -
     return (time.perf_counter() - started) / calls * 1e6
 
 
+def empty_unit(services: Services, *, read_only: bool) -> Callable[[], Awaitable[None]]:
+    """A unit that checks a connection out and gives it back: what every request pays before its query."""
+
+    async def unit() -> None:
+        async with services.unit_of_work(read_only=read_only):
+            pass
+
+    return unit
+
+
 async def measure(services: Services, calls: int) -> dict[str, float]:
     await services.users.sign_up("bench", PASSWORD)
     pair = await services.tokens.login("bench", PASSWORD, "127.0.0.1")
@@ -53,6 +63,8 @@ async def measure(services: Services, calls: int) -> dict[str, float]:
             lambda: services.datasets.get_record(record_id), calls
         ),
         "unit of work with SELECT 1": await mean_microseconds(services.ping, calls),
+        "read-only unit of work, no statement": await mean_microseconds(empty_unit(services, read_only=True), calls),
+        "read-write unit of work, no statement": await mean_microseconds(empty_unit(services, read_only=False), calls),
     }
 
 
