@@ -46,24 +46,22 @@ class _SqlStore:
     def __init__(self, url: str, pool_size: int) -> None:
         self.url = url
         self.pool_size = pool_size
-        self._engines: dict[bool, AsyncEngine] = {}
-        """The engine by ``read_only`` (one pool, two isolation levels); empty until the store runs."""
+        self._engine: AsyncEngine | None = None
+        """None until the store runs."""
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        engine = create_engine(self.url, self.pool_size)
-        # The same pool; AUTOCOMMIT means no BEGIN and ROLLBACK around a single read.
-        self._engines = {False: engine, True: engine.execution_options(isolation_level="AUTOCOMMIT")}
+        self._engine = create_engine(self.url, self.pool_size)
         try:
             yield
         finally:
-            self._engines = {}
+            engine, self._engine = self._engine, None
             await engine.dispose()
 
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
-        if not self._engines:
+        if self._engine is None:
             raise RuntimeError("the services are not running: use `async with services.running()`")
-        return SqlUnitOfWork(self._engines[read_only])
+        return SqlUnitOfWork(self._engine, read_only=read_only)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
     def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(engine.execution_options(isolation_level="AUTOCOMMIT") if read_only else engine)
+        return SqlUnitOfWork(engine, read_only=read_only)
 
     return unit_of_work
 

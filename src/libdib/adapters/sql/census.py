@@ -23,8 +23,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libdib.adapters.sql.connection import UnitConnection
 from libdib.adapters.sql.hot import HotQuery
 from libdib.adapters.sql.tables import DatasetRow, RecordRow
 from libdib.adapters.sql.violations import Violation, violated
@@ -103,7 +103,7 @@ def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
 class SqlDatasetRepository(DatasetRepository):
     """Datasets in ``datasets``; their rows in ``income_records``."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: UnitConnection) -> None:
         self._connection = connection
 
     async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
@@ -167,8 +167,7 @@ class SqlDatasetRepository(DatasetRepository):
 
     async def _copy(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """COPY the rows on the unit's own connection, inside its transaction (LIBRARY-NOTES §5)."""
-        connection = await self._connection.get_raw_connection()
-        driver: asyncpg.Connection = connection.driver_connection
+        driver = await self._connection.driver()
         try:
             await driver.copy_records_to_table(records.name, records=rows, columns=STORED_COLUMNS)
         except asyncpg.UniqueViolationError as error:
@@ -190,7 +189,7 @@ class SqlDatasetRepository(DatasetRepository):
 class SqlRecordRepository(RecordRepository):
     """Records in ``income_records``; ids follow table order."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: UnitConnection) -> None:
         self._connection = connection
 
     async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:

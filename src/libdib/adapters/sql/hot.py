@@ -3,9 +3,9 @@
 SQLAlchemy's ``execute`` looks the compiled form up, builds an execution context, adapts the cursor and
 wraps each row; for the token check and a record by id that costs more than the query (``bench.profile``:
 SQLAlchemy was 31% of the event loop's own time). On PostgreSQL these statements skip all of that and
-call ``fetch``/``fetchrow`` on the unit's pooled connection: inside the unit's transaction once SQLAlchemy
-has begun it, and before it otherwise, which under READ COMMITTED sees the same rows. Every other dialect
-runs them through SQLAlchemy as before, so the repositories behave alike everywhere.
+call ``fetch``/``fetchrow`` on the unit's pooled connection (``UnitConnection.driver``): inside the unit's
+transaction once SQLAlchemy has begun it, and before it otherwise, which under READ COMMITTED sees the same
+rows. Every other dialect runs them through SQLAlchemy as before, so the repositories behave alike everywhere.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libdib.adapters.sql.connection import UnitConnection
 from libdib.domain.errors import StoreUnavailable
 
 UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
@@ -46,7 +46,7 @@ class HotQuery:
         """The statement as asyncpg runs it, with ``$1``, ``$2``... in the order of ``names``."""
         self.names = tuple(compiled.positiontup or ())
 
-    async def fetch(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+    async def fetch(self, connection: UnitConnection, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row, as sequences in the statement's column order."""
         if connection.dialect.name != "postgresql":
             portable: Sequence[Sequence[Any]] = (await connection.execute(self.statement, parameters)).all()
@@ -54,7 +54,7 @@ class HotQuery:
         rows: list[asyncpg.Record] = await self._run(connection, parameters, one=False)
         return rows
 
-    async def fetch_one(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
+    async def fetch_one(self, connection: UnitConnection, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row, or None."""
         if connection.dialect.name != "postgresql":
             first: Sequence[Any] | None = (await connection.execute(self.statement, parameters)).first()
@@ -62,8 +62,8 @@ class HotQuery:
         row: asyncpg.Record | None = await self._run(connection, parameters, one=True)
         return row
 
-    async def _run(self, connection: AsyncConnection, parameters: Mapping[str, Any], *, one: bool) -> Any:
-        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+    async def _run(self, connection: UnitConnection, parameters: Mapping[str, Any], *, one: bool) -> Any:
+        driver = await connection.driver()
         arguments = [parameters[name] for name in self.names]
         try:
             return await (driver.fetchrow if one else driver.fetch)(self.sql, *arguments)

@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libdib.adapters.sql.connection import UnitConnection
 from libdib.adapters.sql.hot import HotQuery
 from libdib.adapters.sql.tables import (
     LoginFailureRow,
@@ -65,13 +65,13 @@ def _user(row: Sequence[Any]) -> User:
     return User(*row)
 
 
-def _insert_or_ignore(connection: AsyncConnection, table: Table) -> Any:
+def _insert_or_ignore(connection: UnitConnection, table: Table) -> Any:
     """An ``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect (both support it)."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
 
-async def _advance_epoch(connection: AsyncConnection) -> None:
+async def _advance_epoch(connection: UnitConnection) -> None:
     """Move the revocation epoch in the caller's transaction.
 
     Always the last write of a change, so its row lock is taken after the rows changed: no lock cycles.
@@ -79,7 +79,7 @@ async def _advance_epoch(connection: AsyncConnection) -> None:
     await connection.execute(update(epoch).values(value=epoch.c.value + 1))
 
 
-async def _count(connection: AsyncConnection, statement: Delete | Insert) -> int:
+async def _count(connection: UnitConnection, statement: Delete | Insert) -> int:
     result: CursorResult[Any] = await connection.execute(statement)
     return max(result.rowcount, 0)
 
@@ -87,7 +87,7 @@ async def _count(connection: AsyncConnection, statement: Delete | Insert) -> int
 class SqlUserRepository(UserRepository):
     """Users in the ``users`` table; names unique by ``lower(username)``."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: UnitConnection) -> None:
         self._connection = connection
 
     async def add(self, user: NewUser) -> User:
@@ -141,7 +141,7 @@ class SqlUserRepository(UserRepository):
 class SqlSessionRepository(SessionRepository):
     """Sessions in ``auth_sessions``, with ``spent_refresh_tokens`` and ``revoked_tokens``."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: UnitConnection) -> None:
         self._connection = connection
 
     async def start(self, session: AuthSession) -> None:
@@ -217,7 +217,7 @@ class SqlSessionRepository(SessionRepository):
 class SqlLoginFailureRepository(LoginFailureRepository):
     """Failed logins in ``login_failures``, indexed by (key, at)."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: UnitConnection) -> None:
         self._connection = connection
 
     async def record(self, key: str, at: datetime) -> None:

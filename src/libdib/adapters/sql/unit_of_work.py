@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
+from libdib.adapters.sql.connection import UnitConnection
 from libdib.adapters.sql.hot import unavailable
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
 from libdib.domain.errors import InvalidInput, StoreUnavailable
@@ -32,7 +33,10 @@ def _sqlstate(exc: BaseException) -> str:
 
 
 def _unreachable(exc: BaseException | None) -> bool:
-    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or unavailable(_sqlstate(exc))):
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # A raw checkout (``UnitConnection.driver``) raises asyncpg's own errors, not SQLAlchemy's wrappers.
+    if isinstance(exc, DBAPIError | asyncpg.PostgresError) and unavailable(_sqlstate(exc)):
         return True
     return isinstance(exc, UNREACHABLE)
 
@@ -41,18 +45,16 @@ class SqlUnitOfWork(UnitOfWork):
     """A connection and its transaction; repositories share it. Unreachable databases become ``Unavailable``.
 
     Repositories speak SQLAlchemy Core, so a plain connection serves them: no ORM session to build per unit.
+    A ``read_only`` unit runs each statement on its own, without a transaction (see ``UnitConnection``).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
 
     async def __aenter__(self) -> Self:
-        try:
-            self._connection = await self._engine.connect()
-        except (DBAPIError, *UNREACHABLE) as exc:
-            if _unreachable(exc):
-                raise StoreUnavailable() from exc
-            raise
+        # The connection is checked out by the first statement; a failure to get one surfaces in ``__aexit__``.
+        self._connection = UnitConnection(self._engine, read_only=self._read_only)
         self.users = SqlUserRepository(self._connection)
         self.sessions = SqlSessionRepository(self._connection)
         self.login_failures = SqlLoginFailureRepository(self._connection)
@@ -67,7 +69,6 @@ class SqlUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self._connection.rollback()
             await self._connection.close()
         except (DBAPIError, *UNREACHABLE) as cleanup:
             if not _unreachable(cleanup):
