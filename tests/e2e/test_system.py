@@ -38,12 +38,14 @@ async def test_health_answers_200_when_the_store_answers(client: Client) -> None
 
 async def test_an_unknown_route_is_a_problem_document_with_a_request_id(client: Client) -> None:
     response = await client.get("/nowhere")
+    again = await client.get("/nowhere")
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 404
     assert response.json()["detail"]
     assert len(response.headers["x-request-id"]) == 32
+    assert again.headers["x-request-id"] != response.headers["x-request-id"]
 
 
 async def test_a_plain_request_id_from_the_caller_is_kept_and_a_hostile_one_replaced(client: Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 
 from libdib.domain.census import AgeBracket, Basis, IncomeRecord, Observation, Sex
 from libdib.domain.datasets import check_age_range, check_race, check_year
@@ -89,16 +90,14 @@ def first_listed(records: Iterable[IncomeRecord]) -> dict[tuple[str, int], Incom
     return first
 
 
-def income(observation: Observation, sex: Sex, basis: Basis) -> int | None:
-    """The median income of ``sex`` in ``basis`` dollars."""
-    value: int | None = getattr(observation, f"{sex.value}_median_income_{basis.value}")
-    return value
+def income_field(sex: Sex, basis: Basis) -> str:
+    """The observation's field with the median income of ``sex`` in ``basis`` dollars."""
+    return f"{sex.value}_median_income_{basis.value}"
 
 
-def number_with_income(observation: Observation, sex: Sex) -> int | None:
-    """The number of ``sex`` with income, in thousands."""
-    value: int | None = getattr(observation, f"{sex.value}_number_with_income")
-    return value
+def number_field(sex: Sex) -> str:
+    """The observation's field with the number of ``sex`` with income, in thousands."""
+    return f"{sex.value}_number_with_income"
 
 
 def compare_sex(
@@ -109,16 +108,18 @@ def compare_sex(
     change: tuple[Observation, Observation] | None,
 ) -> SexComparison:
     """Compare ``pair`` (one observation per race) for ``sex``; ``change`` is (base year, year) of the chosen race."""
-    incomes = [income(observation, sex, basis) for observation in pair]
-    numbers = [number_with_income(observation, sex) for observation in pair]
+    # Getters made once per sex: an enum's ``.value`` costs 0.3 us, and a comparison would read it 24 times.
+    income, number = attrgetter(income_field(sex, basis)), attrgetter(number_field(sex))
+    incomes: list[int | None] = [income(observation) for observation in pair]
+    numbers: list[int | None] = [number(observation) for observation in pair]
     head = None
     if incomes[0] is not None and incomes[1] is not None and incomes[0] != incomes[1]:
         head = races[0] if incomes[0] > incomes[1] else races[1]
     income_change = pop_change = None
     if change is not None:
         base, now = change
-        income_change = percent_change(income(now, sex, basis), income(base, sex, basis))
-        pop_change = percent_change(number_with_income(now, sex), number_with_income(base, sex))
+        income_change = percent_change(income(now), income(base))
+        pop_change = percent_change(number(now), number(base))
     return SexComparison(head, _difference(incomes), _difference(numbers), income_change, pop_change)
 
 

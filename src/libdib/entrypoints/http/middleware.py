@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import re
 import time
@@ -29,6 +31,10 @@ DOCS_CSP = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-
 """The docs page runs Scalar (a script from the configured URL, with inline configuration), so only framing,
 base URL, forms and plugins are restricted there."""
 RawHeaders = list[tuple[bytes, bytes]]
+PROCESS_PREFIX = os.urandom(8).hex()
+"""Request ids are this worker's random prefix and a counter: unique without a system call per request
+(``os.urandom`` took 3% of the event loop under load, ``bench.profile records``)."""
+_sequence = itertools.count()
 
 
 def _encoded(csp: str) -> RawHeaders:
@@ -39,7 +45,10 @@ def _encoded(csp: str) -> RawHeaders:
 API_HEADERS, DOCS_HEADERS = _encoded(API_CSP), _encoded(DOCS_CSP)
 """Added to a response unless its handler set them; raw ASGI pairs (a header view costs ~9 us per response)."""
 
-access_log = structlog.get_logger("libdib.access")
+ACCESS_LOGGER = "libdib.access"
+access_log = structlog.get_logger(ACCESS_LOGGER)
+access_level = logging.getLogger(ACCESS_LOGGER)
+"""The stdlib logger behind ``access_log``: asking it whether INFO is on costs 0.1 us, structlog's filter 3 us."""
 
 
 class RequestContextMiddleware:
@@ -72,15 +81,16 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            access_log.info(
-                "request",
-                method=scope.get("method"),
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                request_id=request_id,
-                client=_client(scope),
-            )
+            if access_level.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    request_id=request_id,
+                    client=_client(scope),
+                )
 
 
 def _with_headers(headers: Any, request_id: str, docs: bool) -> RawHeaders:
@@ -96,7 +106,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_RAW and SAFE_REQUEST_ID.fullmatch(value.decode("latin-1")):
             return str(value.decode("latin-1"))
-    return os.urandom(16).hex()
+    return f"{PROCESS_PREFIX}{next(_sequence):016x}"
 
 
 def _client(scope: dict[str, Any] | Scope) -> str | None:
