@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.domain.census import Basis, CensusTable, Observation, Sex
@@ -176,6 +179,21 @@ async def test_tables_in_different_constant_dollars_are_not_compared_in_constant
     ],
 )
 def test_percent_change_is_rounded_half_up_to_two_decimals(value: int | None, base: int | None, change: float) -> None:
+    assert percent_change(value, base) == change
+
+
+@given(st.integers(0, 2**31 - 1), st.integers(-(2**31), 2**31 - 1).filter(bool))
+def test_percent_change_is_the_decimal_definition_rounded_half_up(value: int, base: int) -> None:
+    exact = (Decimal(value - base) * 100 / Decimal(base)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    assert percent_change(value, base) == float(exact)
+
+
+@pytest.mark.parametrize(
+    ("value", "base", "change"), [(33, 32, 3.13), (31, 32, -3.13), (33, -32, -203.13), (801, 800, 0.13)]
+)
+def test_percent_change_rounds_exact_ties_away_from_zero(value: int, base: int, change: float) -> None:
+    # 3.125, -3.125, -203.125 and 0.125 percent: each exactly half way between two hundredths.
     assert percent_change(value, base) == change
 
 
