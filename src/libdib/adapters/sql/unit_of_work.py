@@ -33,10 +33,7 @@ def _sqlstate(exc: BaseException) -> str:
 
 
 def _unreachable(exc: BaseException | None) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    # A raw checkout (``UnitConnection.driver``) raises asyncpg's own errors, not SQLAlchemy's wrappers.
-    if isinstance(exc, DBAPIError | asyncpg.PostgresError) and unavailable(_sqlstate(exc)):
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or unavailable(_sqlstate(exc))):
         return True
     return isinstance(exc, UNREACHABLE)
 

@@ -47,7 +47,7 @@ API_HEADERS, DOCS_HEADERS = _encoded(API_CSP), _encoded(DOCS_CSP)
 
 ACCESS_LOGGER = "libdib.access"
 access_log = structlog.get_logger(ACCESS_LOGGER)
-access_level = logging.getLogger(ACCESS_LOGGER)
+stdlib_access_log = logging.getLogger(ACCESS_LOGGER)
 """The stdlib logger behind ``access_log``: asking it whether INFO is on costs 0.1 us, structlog's filter 3 us."""
 
 
@@ -81,7 +81,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if access_level.isEnabledFor(logging.INFO):
+            if stdlib_access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",
                     method=scope.get("method"),
