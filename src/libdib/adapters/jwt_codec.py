@@ -9,6 +9,7 @@ from typing import Any, TypeGuard
 
 import jwt
 
+from libdib.domain.capped import CappedDict
 from libdib.domain.ports import TokenCodec
 from libdib.domain.tokens import Claims, InvalidToken, TokenKind
 
@@ -56,7 +57,7 @@ class PyJwtTokenCodec(TokenCodec):
         encoded = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
         self._verifying_key = jwt.PyJWK({"kty": "oct", "k": encoded}, algorithm=ALGORITHM)
         self._now = now
-        self._verified: dict[str, Claims] = {}
+        self._verified: CappedDict[str, Claims] = CappedDict(VERIFIED_CAPACITY)
         """Access tokens that passed every check, by their exact text: the same text always verifies the same
         way, so only expiry is left to check again. Saves pyjwt's ~90 us on every later request of a client."""
 
@@ -81,9 +82,7 @@ class PyJwtTokenCodec(TokenCodec):
         claims = self._verified.get(token)
         if claims is None:
             claims = self._verify(token, expected)
-            if len(self._verified) >= VERIFIED_CAPACITY:
-                del self._verified[next(iter(self._verified))]
-            self._verified[token] = claims
+            self._verified.put(token, claims)
         elif claims.exp <= self._now() - LEEWAY_SECONDS:  # pyjwt's own rule
             del self._verified[token]
             raise InvalidToken("token expired")

@@ -25,6 +25,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from libdib.domain.capped import CappedDict
+
 if TYPE_CHECKING:
     # users.py imports this module (a deleted user's tokens must settle); the memo only stores users.
     from libdib.domain.users import User
@@ -44,9 +46,8 @@ class HonouredTokenMemo:
     ) -> None:
         """``lease=0`` turns the memo off: nothing is trusted and ``settle`` does not wait (one process)."""
         self.lease = lease
-        self._capacity = capacity
         self._monotonic = monotonic
-        self._users: dict[str, User] = {}
+        self._users: CappedDict[str, User] = CappedDict(capacity)
         self._epoch: int | None = None
         self._generation = 0
         self._trusted_until = -math.inf
@@ -71,9 +72,7 @@ class HonouredTokenMemo:
         """Keep the store's answer, unless the memo was cleared since ``ticket`` (the answer may be stale)."""
         if ticket != self._generation or self.lease <= 0:
             return
-        if len(self._users) >= self._capacity:
-            del self._users[next(iter(self._users))]
-        self._users[jti] = user
+        self._users.put(jti, user)
 
     def synced(self, epoch: int, sent_at: float) -> None:
         """Take in an epoch read sent at ``sent_at``: forget everything if it moved, and extend the lease."""
