@@ -24,10 +24,11 @@ from tests.e2e.served import Server, free_port
 
 from bench.ceiling import CREATE_TABLE, READY_PATH
 from bench.ceiling import TABLE as CEILING_TABLE
+from libdib.samples import sample_dir
 
 REPO = Path(__file__).resolve().parents[1]
-CENSUS_DIR = Path(os.environ.get("LIBDIB_BENCH_CENSUS", REPO.parent / "shared" / "census"))
-"""The real P-8 workbooks, read in place (never copied)."""
+CENSUS_DIR = Path(os.environ.get("LIBDIB_BENCH_CENSUS", sample_dir()))
+"""The real P-8 workbooks: the samples the package ships, unless told otherwise."""
 POSTGRES_URL = os.environ.get("LIBDIB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 """The maintenance database of the server the scratch databases are created on."""
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

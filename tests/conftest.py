@@ -11,11 +11,12 @@ from litestar.testing import AsyncTestClient
 from libdib.bootstrap import Services, build_services
 from libdib.config import DEVELOPMENT_JWT_SECRET, Settings
 from libdib.entrypoints.http.app import create_app
+from libdib.samples import sample_dir
 from tests import databases
 from tests.fakes import FastHasher, FixedClock
 
-CENSUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "census"
-"""The real P-8 workbooks, kept outside the repository."""
+CENSUS_DIR = sample_dir()
+"""The real P-8 workbooks (Asian and White), shipped with the package."""
 
 
 def make_settings(**overrides: str) -> Settings:

@@ -15,6 +15,7 @@ from libdib.adapters.workbook import PolarsWorkbookReader
 from libdib.domain.census import AgeBracket, Observation
 from libdib.domain.errors import WorkbookInvalid
 from libdib.domain.ports import Workbook
+from libdib.samples import sample_dir
 from tests.support.p8 import (
     AgeSection,
     Cell,
@@ -26,7 +27,7 @@ from tests.support.p8 import (
     p8_workbook,
 )
 
-CENSUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "census"
+CENSUS = sample_dir()
 REAL = {
     "p08a.xlsx": ("asian", "Table P-8. Age--Asian People, by Median Income and Sex: 2002 to 2019"),
     "p08w.xlsx": ("white", "Table P-8. Age--White People, by Median Income and Sex: 1967 to 2019"),
