@@ -32,12 +32,20 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> None:
+def postgres_server() -> Iterator[None]:
     problem = databases.server_problem()
     if problem and databases.REQUIRED:
         pytest.fail(f"{problem} (LIBDIB_REQUIRE_POSTGRES=1)")
     if problem:
         pytest.skip(problem)
+    yield
+    databases.drop_template()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this run keeps its migrated SQLite template."""
+    return tmp_path_factory.mktemp("sqlite-template")
 
 
 @pytest.fixture
@@ -67,11 +75,9 @@ def sqlite_empty_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, sqlite_template_dir: Path) -> str:
     """A migrated SQLite database in the test's temporary folder."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'libdib.sqlite3'}"
-    databases.migrate(url)
-    return url
+    return databases.migrated_sqlite(tmp_path / "libdib.sqlite3", sqlite_template_dir)
 
 
 @pytest.fixture

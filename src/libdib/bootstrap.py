@@ -17,7 +17,7 @@ from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
 from libdib.adapters.sql.engine import create_engine
-from libdib.adapters.sql.migrate import upgrade
+from libdib.adapters.sql.reach import migrate_when_reachable, shown
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.adapters.workbook import PolarsWorkbookReader
 from libdib.config import Settings
@@ -82,9 +82,18 @@ class Services:
             await uow.ping()
 
 
-def migrate(settings: Settings) -> None:
-    """Bring the configured database to the latest schema (synchronous; call before serving)."""
-    upgrade(settings.database_url)
+def migrate(settings: Settings, on_wait: Callable[[str], None] = logger.info) -> None:
+    """Bring the configured database to the latest schema (synchronous; call before serving).
+
+    Waits up to ``settings.database_wait`` seconds for a database that is still starting; raises
+    ``DatabaseProblem`` with a one-line explanation when it cannot be used.
+    """
+    migrate_when_reachable(settings.database_url, settings.database_wait, on_wait)
+
+
+def describe_database(settings: Settings) -> str:
+    """The configured database as it may be shown: password hidden, a SQLite path absolute."""
+    return shown(settings.database_url)
 
 
 def build_services(

@@ -35,6 +35,15 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
+class LogLevel(enum.StrEnum):
+    """The levels ``LIBDIB_LOG_LEVEL`` accepts (in any letter case)."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 class SettingsError(ValueError):
     """A setting has a value libdib cannot use; the message names the variable."""
 
@@ -49,6 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """SQLAlchemy async URL; the default is an embedded SQLite file under the working directory."""
     database_pool_size: Annotated[int, msgspec.Meta(ge=1, le=500)] = 20
     """Connections each worker keeps open to PostgreSQL (busy requests wait for one rather than open more)."""
+    database_wait: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
+    """Seconds ``serve``, ``migrate`` and ``load`` wait at start for a database that does not answer yet."""
     jwt_secret: str = ""
     """HS256 signing key, at least 32 characters."""
     env: Environment = Environment.DEVELOPMENT
@@ -63,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """With ``admin_password``, an admin account that exists after start."""
     admin_password: str | None = None
     """The password of the admin account (used only to create it)."""
+    sample_data: bool = True
+    """In development, whether ``serve`` loads the sample tables into an empty database (never in production)."""
     allow_signup: bool = True
     """Whether anyone may create an account with ``POST /users``."""
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * MIB)] = 10 * MIB
@@ -71,12 +84,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Origins allowed to call the API from a browser."""
     download_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
     """Seconds a workbook download may take."""
-    log_level: str = "INFO"
+    log_level: LogLevel = LogLevel.INFO
     """Level of the structured logs."""
     scalar_js_url: str = SCALAR_JS_URL
     """Where the docs page loads Scalar from (a local ``/static/...`` path in the container)."""
     static_dir: str | None = None
     """A directory served under ``/static`` (the container puts the Scalar bundle there)."""
+
+    @property
+    def is_production(self) -> bool:
+        """Whether this is a production deployment (strict settings, JSON logs)."""
+        return self.env is Environment.PRODUCTION
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,6 +119,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             name = key.removeprefix(PREFIX).lower()
             if key.startswith(PREFIX) and name in fields and value != "":
                 values[name] = _split(value) if name in {"census_source", "cors_origins"} else value
+        if isinstance(values.get("log_level"), str):
+            values["log_level"] = values["log_level"].upper()
         try:
             settings = msgspec.convert(values, cls, strict=False)
         except msgspec.ValidationError as exc:
@@ -127,8 +147,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL, not SQLite")
         if (self.admin_username is None) != (self.admin_password is None):
             raise SettingsError(f"{PREFIX}ADMIN_USERNAME and {PREFIX}ADMIN_PASSWORD: set both or neither")
-        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise SettingsError(f"{PREFIX}LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
 
 
 def _split(value: str) -> list[str]:

@@ -29,8 +29,10 @@ from libdib.entrypoints.http.app import create_app
 from tests.conftest import CENSUS_DIR, make_settings
 from tests.fakes import FastHasher
 
-EXAMPLES = int(os.environ.get("LIBDIB_FUZZ_EXAMPLES", "10"))
-"""Examples per operation in the fuzzing phase: a short pass by default, 100 or more for the full run."""
+pytestmark = pytest.mark.long
+
+EXAMPLES = int(os.environ.get("LIBDIB_FUZZ_EXAMPLES", "50"))
+"""Examples per operation in the fuzzing phase (the long tier); 100 or more for a deeper run."""
 ADMIN_USERNAME = "fuzz-admin"
 PASSWORD = "quartz-lantern-migrates-slowly"
 CHECKS = [
@@ -45,6 +47,8 @@ CHECKS = [
     checks.unsupported_method,
 ]
 """Every stateless check that holds for libdib; positive_data_acceptance does not (random ids are 404s)."""
+
+pytestmark = pytest.mark.long
 
 
 @dataclass
@@ -71,7 +75,7 @@ async def _seed(services: Services) -> int:
     return admin.id
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

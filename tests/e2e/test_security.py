@@ -415,7 +415,7 @@ async def test_docs_page_and_schema_send_protective_headers(api: Api) -> None:
         assert_no_leak(response)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_served_libdib_names_no_server_software_in_any_answer(tmp_path: Path) -> None:
     with served(tmp_path, env={"LIBDIB_DATABASE_URL": ""}) as server:
         answers = [

@@ -10,8 +10,6 @@ import pytest
 
 from tests.e2e.served import served
 
-pytestmark = pytest.mark.slow
-
 
 def test_a_fresh_checkout_serves_docs_schema_and_health_on_embedded_sqlite(tmp_path: Path) -> None:
     with served(tmp_path, env={"LIBDIB_DATABASE_URL": ""}) as server:
@@ -43,6 +41,7 @@ def test_every_request_gets_one_structured_log_line_with_its_request_id(tmp_path
     assert access[0]["duration_ms"] >= 0
 
 
+@pytest.mark.long
 @pytest.mark.postgres
 def test_two_workers_on_postgresql_serve_after_migrating(tmp_path: Path, pg_empty_url: str) -> None:
     with served(tmp_path, env={"LIBDIB_DATABASE_URL": pg_empty_url}, workers=2) as server:

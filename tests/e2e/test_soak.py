@@ -11,7 +11,7 @@ from bench import soak
 
 from tests import databases
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.long, pytest.mark.postgres]
 
 RATE = 200
 """Requests per second: a few percent of one worker's peak, so a busy machine still keeps up."""

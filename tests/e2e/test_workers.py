@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.served import Server, start
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.long, pytest.mark.postgres]
 
 PASSWORD = "quartz-lantern-migrates-slowly"
 

@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.served import Server
 from tests.faults.conftest import PASSWORD, Deployment
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.long, pytest.mark.postgres]
 
 NEW_RECORD = {
     "race": "asian",

@@ -14,7 +14,7 @@ import pytest
 from libdib.bootstrap import REVOCATION_LEASE_SECONDS
 from tests.faults.conftest import Deployment
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.long, pytest.mark.postgres]
 
 REQUESTS_PER_SECOND = 20
 CLIENT_TIMEOUT_SECONDS = 2.0

@@ -12,7 +12,7 @@ import pytest
 from tests.faults.conftest import Deployment
 from tests.support import p8
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.long, pytest.mark.postgres]
 
 LARGE_WORKBOOK_ROWS = 150_000
 """Enough rows that storing them takes a while, so the kill lands in the middle of it."""

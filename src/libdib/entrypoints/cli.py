@@ -3,47 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
+import structlog
 import uvicorn
-from sqlalchemy.exc import OperationalError
+from uvicorn.supervisors import Multiprocess
 
-from libdib.bootstrap import Services, build_services, migrate
+from libdib.bootstrap import Services, build_services, describe_database, migrate
 from libdib.config import Settings, SettingsError
 from libdib.domain.errors import DomainError
-from libdib.entrypoints.load_progress import LoadProgress, print_load_summary
+from libdib.entrypoints.load_progress import LoadProgress, print_datasets, print_load_summary
 from libdib.entrypoints.logs import configure_logging
+from libdib.samples import sample_workbooks
 
 T = TypeVar("T")
-DATABASE_WAIT_SECONDS = 60
-"""How long ``serve`` and ``migrate`` wait for a database that is still starting (as in docker compose)."""
+STARTUP_FAILURE = 3
+"""The status uvicorn exits with when the app fails to start."""
+logger = structlog.get_logger("libdib.cli")
 
 
 def _settings() -> Settings:
     try:
         settings = Settings.load()
     except SettingsError as exc:
-        raise click.ClickException(f"invalid setting: {exc}") from None
-    configure_logging(settings.log_level)
+        env_file = Path.cwd() / ".env"
+        where = f"read {env_file}" if env_file.is_file() else f"no .env in {Path.cwd()}"
+        raise click.ClickException(
+            f"invalid setting: {exc}\n(settings come from the environment, then from .env in the working"
+            f" directory; {where})",
+        ) from None
+    configure_logging(settings.log_level, production=settings.is_production)
     return settings
 
 
 def _migrate_when_ready(settings: Settings) -> None:
-    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
-    while True:
-        try:
-            migrate(settings)
-        except (OperationalError, OSError) as exc:
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"the database did not become reachable: {exc}") from None
-            click.echo(f"waiting for the database: {exc.__class__.__name__}", err=True)
-            time.sleep(1)
-        else:
-            return
+    """Migrate, waiting a while for a database that is starting; one line and exit 1 when it cannot be used."""
+    logger.info("using database", database=describe_database(settings))
+    try:
+        migrate(settings, on_wait=lambda message: click.echo(message, err=True))
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _run(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
@@ -60,6 +66,38 @@ def _run(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
         raise click.ClickException(str(exc)) from None
 
 
+async def _load_samples_into_empty(services: Services) -> None:
+    """Give a new development database the sample tables, so the API answers real numbers at once."""
+    if await services.datasets.list_datasets():
+        return
+    result = await services.datasets.load([str(path) for path in sample_workbooks()])
+    logger.info(
+        "the database was empty: loaded the sample tables (development only; LIBDIB_SAMPLE_DATA=false turns it off)",
+        races=[dataset.race for dataset in result.datasets],
+        rows=result.rows,
+    )
+
+
+def _listening_socket(config: uvicorn.Config) -> socket.socket:
+    """Bind the port before anything starts, so a taken port ends the command at once with status 1."""
+    try:
+        return config.bind_socket()
+    except SystemExit:
+        raise click.ClickException(f"cannot listen on {config.host}:{config.port} (is it taken?)") from None
+
+
+def _serve(config: uvicorn.Config, listening: socket.socket) -> None:
+    """What ``uvicorn.run`` does, on a socket bound already; exits non-zero when the app does not start."""
+    if config.workers > 1:
+        Multiprocess(config, sockets=[listening]).run()
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listening])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
 @click.group()
 @click.version_option(package_name="libdib")
 def main() -> None:
@@ -73,11 +111,7 @@ def main() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate the database, ensure the admin account, then serve the API."""
     settings = _settings()
-    _migrate_when_ready(settings)
-    if settings.admin_username and settings.admin_password:
-        admin, password = settings.admin_username, settings.admin_password
-        _run(settings, lambda services: services.users.ensure_admin(admin, password))
-    uvicorn.run(
+    config = uvicorn.Config(
         "libdib.entrypoints.http.app:create_app",
         factory=True,
         host=host,
@@ -88,6 +122,14 @@ def serve(host: str, port: int, workers: int) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+    listening = _listening_socket(config)
+    _migrate_when_ready(settings)
+    if settings.admin_username and settings.admin_password:
+        admin, password = settings.admin_username, settings.admin_password
+        _run(settings, lambda services: services.users.ensure_admin(admin, password))
+    if settings.sample_data and not settings.is_production:
+        _run(settings, _load_samples_into_empty)
+    _serve(config, listening)
 
 
 @main.command("migrate")
@@ -100,14 +142,31 @@ def migrate_command() -> None:
 
 @main.command()
 @click.argument("sources", nargs=-1)
-def load(sources: tuple[str, ...]) -> None:
+@click.option("--sample", is_flag=True, help="Load the sample workbooks shipped with libdib (Asian and White).")
+def load(sources: tuple[str, ...], sample: bool) -> None:
     """Load P-8 workbooks from SOURCES (paths, directories, URLs; default LIBDIB_CENSUS_SOURCE), all or nothing."""
+    if sample and sources:
+        raise click.UsageError("give SOURCES or --sample, not both")
+    locations = [str(path) for path in sample_workbooks()] if sample else list(sources)
     settings = _settings()
     _migrate_when_ready(settings)
     started = time.perf_counter()
     with LoadProgress() as progress:
-        result = _run(settings, lambda services: services.datasets.load(sources or None, progress=progress.on_event))
+        result = _run(settings, lambda services: services.datasets.load(locations or None, progress=progress.on_event))
     print_load_summary(result, time.perf_counter() - started)
+
+
+@main.group()
+def datasets() -> None:
+    """Inspect the loaded tables."""
+
+
+@datasets.command("list")
+def list_datasets() -> None:
+    """List the loaded tables: race, rows, years, when and from where."""
+    settings = _settings()
+    _migrate_when_ready(settings)
+    print_datasets(_run(settings, lambda services: services.datasets.list_datasets()))
 
 
 @main.group()

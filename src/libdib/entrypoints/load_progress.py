@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from libdib.domain.census import Dataset
 from libdib.domain.datasets import LoadEvent, LoadResult, LoadStage
 
 STAGES = len(LoadStage)
@@ -52,12 +54,22 @@ class LoadProgress:
 
 def print_load_summary(result: LoadResult, seconds: float) -> None:
     """One line per dataset loaded, and the totals."""
-    table = Table(title=f"Loaded {len(result.datasets)} table(s), {result.rows:,} rows in {seconds:.1f} s")
-    for column in ("id", "race", "rows", "years", "sha256", "source"):
-        table.add_column(column)
-    for dataset in result.datasets:
+    print_datasets(result.datasets, f"Loaded {len(result.datasets)} table(s), {result.rows:,} rows in {seconds:.1f} s")
+
+
+def print_datasets(datasets: Sequence[Dataset], title: str | None = None) -> None:
+    """A table of datasets that names the file each came from, readable on an 80-column terminal."""
+    table = Table(title=title)
+    for column in ("id", "race", "rows", "years"):
+        table.add_column(column, no_wrap=True)
+    # The file name first, whole; the full source below it, folded rather than cut, so nothing is hidden.
+    table.add_column("file (source)", overflow="fold")
+    for dataset in datasets:
         first, last = dataset.years
+        name = dataset.source.rstrip("/").rsplit("/", 1)[-1]
         table.add_row(
-            str(dataset.id), dataset.race, f"{dataset.rows:,}", f"{first}-{last}", dataset.sha256[:12], dataset.source
+            str(dataset.id), dataset.race, f"{dataset.rows:,}", f"{first}-{last}", f"{name}\n{dataset.source}"
         )
+    if not datasets:
+        table.caption = "no datasets are loaded: libdib load --sample, or libdib load [SOURCE ...]"
     Console().print(table)

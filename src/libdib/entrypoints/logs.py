@@ -1,4 +1,4 @@
-"""Structured logs: JSON lines (console lines on a terminal), one shared setup for the CLI and the server."""
+"""Structured logs: JSON lines, or readable lines on a developer's terminal; one setup for the CLI and the server."""
 
 from __future__ import annotations
 
@@ -7,18 +7,33 @@ import sys
 
 import structlog
 
+
+def _drop_color_message(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Uvicorn passes a copy of its message with ANSI colour codes as ``extra``; the plain one is enough."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 SHARED_PROCESSORS: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.ExtraAdder(),
+    _drop_color_message,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Route stdlib and structlog records through one renderer: JSON unless stderr is a terminal."""
-    json = not sys.stderr.isatty() if json is None else json
+def configure_logging(level: str = "INFO", *, production: bool = False, json: bool | None = None) -> None:
+    """Route stdlib and structlog records through one renderer.
+
+    JSON lines for machines: in production, and wherever stderr is not a terminal; readable lines for a
+    developer at a terminal.
+    """
+    if json is None:
+        json = production or not sys.stderr.isatty()
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -39,6 +54,8 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic"):
         # One line per request comes from libdib's own middleware (with the request id); alembic says every step.
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # libdib says itself, in one plain line, that it is waiting for the database; stamina would repeat it.
+    logging.getLogger("stamina").setLevel(logging.ERROR)
     structlog.configure(
         # Drop a record below the level first, before the processors stamp a line the handler would discard
         # (the per-request access line at WARNING: 6.1 -> 3.5 us).

@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """The libdib ASGI app; tests pass their own settings and services (e.g. the memory backend)."""
     if settings is None:
         settings = services.settings if services else Settings.load()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, production=settings.is_production)
     services = services or build_services(settings)
     handlers: list[object] = list(CONTROLLERS)
     if settings.static_dir:
