@@ -92,14 +92,14 @@ async def test_reloading_a_table_replaces_its_rows_not_duplicates_them(uow_facto
     (second,) = await load(uow_factory, newer)
 
     assert second.id != first.id
-    assert await stored(uow_factory, RecordFilter(race="asian")) == [("asian", obs(2020)), ("asian", obs(2019))]
-    assert len(await stored(uow_factory, RecordFilter(race="white"))) == 2
+    assert await stored(uow_factory, RecordFilter(races=("asian",))) == [("asian", obs(2020)), ("asian", obs(2019))]
+    assert len(await stored(uow_factory, RecordFilter(races=("white",)))) == 2
     async with uow_factory() as uow:
         assert [d.race for d in await uow.datasets.list()] == ["asian", "white"]
         assert await uow.datasets.get(first.id) is None
-        assert {r.constant_dollar_year for r in (await uow.records.page(RecordFilter(race="asian"), 10, 0)).items} == {
-            2020
-        }
+        assert {
+            r.constant_dollar_year for r in (await uow.records.page(RecordFilter(races=("asian",)), 10, 0)).items
+        } == {2020}
 
 
 async def test_an_uncommitted_replace_is_discarded(uow_factory: UnitOfWorkFactory) -> None:
@@ -135,10 +135,14 @@ async def test_a_page_is_in_id_order_and_counts_the_total(uow_factory: UnitOfWor
 @pytest.mark.parametrize(
     ("where", "years"),
     [
-        (RecordFilter(race="asian", age_range="35-44"), [2019, 2010]),
+        (RecordFilter(races=("asian",), age_range="35-44"), [2019, 2010]),
         (RecordFilter(population="Asian Alone"), [2019]),
         (RecordFilter(year=2017), [2017, 2017]),
-        (RecordFilter(race="white", year=2017), []),
+        (RecordFilter(races=("white",), year=2017), []),
+        (RecordFilter(races=("white", "asian"), year=2019), [2019, 2019, 2019, 2019]),
+        (RecordFilter(population="asian ALONE"), [2019]),
+        (RecordFilter(year_from=2011, year_to=2018), [2017, 2017, 2018]),
+        (RecordFilter(races=("asian",), year_to=2017), [2017, 2017, 2010]),
     ],
 )
 async def test_filters_select_the_matching_records(

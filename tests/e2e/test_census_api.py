@@ -440,6 +440,8 @@ async def test_the_golden_comparison_of_2019_at_age_30(loaded: Api) -> None:
         "population_difference": 14620,
         "percent_change_income": None,
         "percent_change_pop": None,
+        "incomes": {"white": 45361, "asian": 52128},
+        "numbers_with_income": {"white": 16367, "asian": 1747},
     }
     assert set(body["comparison"]) == {"male", "female"}
 

@@ -60,7 +60,7 @@ async def load(uow_factory: UnitOfWorkFactory, census: CensusTable) -> Dataset:
 
 async def years_of(uow_factory: UnitOfWorkFactory, race: str = "asian") -> list[int]:
     async with uow_factory() as uow:
-        return [record.observation.year async for record in uow.records.stream(RecordFilter(race=race))]
+        return [record.observation.year async for record in uow.records.stream(RecordFilter(races=(race,)))]
 
 
 async def test_a_large_table_goes_in_with_copy_not_row_by_row_inserts(
@@ -80,7 +80,7 @@ async def test_a_large_table_goes_in_with_copy_not_row_by_row_inserts(
 
     assert not [s for s in statements if s.lstrip().upper().startswith("INSERT INTO INCOME_RECORDS")]
     async with uow_factory() as uow:
-        page = await uow.records.page(RecordFilter(race="asian"), limit=1000, offset=49_000)
+        page = await uow.records.page(RecordFilter(races=("asian",)), limit=1000, offset=49_000)
         ids = [record.id for record in page.items]
     assert page.total == 50_000
     assert [record.observation for record in page.items] == census.observations[49_000:]

@@ -72,7 +72,7 @@ async def test_the_race_with_the_higher_median_income_heads_and_differences_are_
 async def test_equal_incomes_have_no_head(service: ComparisonService) -> None:
     comparison = await service.compare(2019, "25-34", races=("white", "asian"))
 
-    assert comparison.by_sex[Sex.FEMALE] == SexComparison(None, 0, 0, None, None)
+    assert comparison.by_sex[Sex.FEMALE] == SexComparison(None, 0, 0, None, None, (30000, 30000), (100, 100))
 
 
 async def test_percent_changes_of_the_chosen_race_are_against_the_base_year(service: ComparisonService) -> None:
@@ -93,7 +93,7 @@ async def test_a_year_missing_from_the_first_sub_section_comes_from_the_next_one
 ) -> None:
     comparison = await service.compare(2005, "25-34", races=("white", "asian"), sex=Sex.MALE)
 
-    assert comparison.by_sex[Sex.MALE] == SexComparison(None, 0, 12913, None, None)
+    assert comparison.by_sex[Sex.MALE] == SexComparison(None, 0, 12913, None, None, (48769, 48769), (14000, 1087))
 
 
 async def test_current_dollars_compare_the_current_dollar_incomes(service: ComparisonService) -> None:
@@ -117,10 +117,30 @@ async def test_asking_for_one_sex_answers_only_for_it(service: ComparisonService
     assert comparison.query.races == ("white", "asian")
 
 
-async def test_a_percent_change_needs_both_race_and_base_year(service: ComparisonService) -> None:
-    comparison = await service.compare(2019, "25-34", base_year=2010)
+async def test_a_race_without_a_base_year_has_no_percent_changes(service: ComparisonService) -> None:
+    comparison = await service.compare(2019, "25-34", race="asian")
 
     assert comparison.by_sex[Sex.MALE].percent_change_income is None
+
+
+async def test_a_base_year_without_a_race_is_refused_saying_it_needs_one(service: ComparisonService) -> None:
+    with pytest.raises(InvalidInput, match="base_year: needs race"):
+        await service.compare(2019, "25-34", base_year=2010)
+
+
+async def test_each_race_s_own_median_and_number_come_beside_the_differences(service: ComparisonService) -> None:
+    comparison = await service.compare(2019, "25-34", races=("white", "asian"), sex=Sex.MALE)
+
+    male = comparison.by_sex[Sex.MALE]
+    assert (male.incomes, male.numbers) == ((45361, 52128), (16367, 1747))
+    assert male.income_difference == 52128 - 45361
+
+
+async def test_the_constant_dollar_year_is_the_tables_and_unknown_when_they_differ(service: ComparisonService) -> None:
+    same = await service.compare(2019, "25-34", races=("white", "asian"))
+    differing = await service.compare(2019, "25-34", races=("white", "black"), basis=Basis.CURRENT)
+
+    assert (same.constant_dollar_year, differing.constant_dollar_year) == (2019, None)
 
 
 @pytest.mark.parametrize(

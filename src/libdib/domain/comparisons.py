@@ -16,13 +16,18 @@ DEFAULT_RACES = ("white", "asian")
 
 @dataclass(frozen=True, slots=True)
 class SexComparison:
-    """The two race groups compared for one sex; ``None`` where a value is missing or undefined."""
+    """The two race groups compared for one sex; ``None`` where a value is missing or undefined.
+
+    ``incomes`` and ``numbers`` are each race's own median income and number with income, in the order of the races.
+    """
 
     head: str | None
     income_difference: int | None
     population_difference: int | None
     percent_change_income: float | None
     percent_change_pop: float | None
+    incomes: tuple[int | None, int | None]
+    numbers: tuple[int | None, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +52,15 @@ class ComparisonQuery:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """What was compared, and the result for each sex asked for."""
+    """What was compared, and the result for each sex asked for.
+
+    ``constant_dollar_year`` is the year whose dollars the tables' constant-dollar incomes are in; ``None`` when the
+    two tables differ (then only ``basis=current`` compares them).
+    """
 
     query: ComparisonQuery
     by_sex: Mapping[Sex, SexComparison]
+    constant_dollar_year: int | None
 
 
 def bracket_of(age: int | None, age_range: str | None) -> AgeBracket:
@@ -113,8 +123,8 @@ def compare_sex(
     """Compare ``pair`` (one observation per race) for ``sex``; ``change`` is (base year, year) of the chosen race."""
     # Getters made once per sex: an enum's ``.value`` costs 0.3 us, and a comparison would read it 24 times.
     income, number = attrgetter(income_field(sex, basis)), attrgetter(number_field(sex))
-    incomes: list[int | None] = [income(observation) for observation in pair]
-    numbers: list[int | None] = [number(observation) for observation in pair]
+    incomes: tuple[int | None, int | None] = (income(pair[0]), income(pair[1]))
+    numbers: tuple[int | None, int | None] = (number(pair[0]), number(pair[1]))
     head = None
     if incomes[0] is not None and incomes[1] is not None and incomes[0] != incomes[1]:
         head = races[0] if incomes[0] > incomes[1] else races[1]
@@ -123,7 +133,7 @@ def compare_sex(
         base, now = change
         income_change = percent_change(income(now), income(base))
         pop_change = percent_change(number(now), number(base))
-    return SexComparison(head, _difference(incomes), _difference(numbers), income_change, pop_change)
+    return SexComparison(head, _difference(incomes), _difference(numbers), income_change, pop_change, incomes, numbers)
 
 
 def compare(records: Iterable[IncomeRecord], query: ComparisonQuery) -> Comparison:
@@ -131,7 +141,8 @@ def compare(records: Iterable[IncomeRecord], query: ComparisonQuery) -> Comparis
     first = first_listed(records)
     races, age_range = query.races, query.age_range
     pair = (_found(first, races[0], query.year, age_range), _found(first, races[1], query.year, age_range))
-    if query.basis is Basis.CONSTANT and pair[0].constant_dollar_year != pair[1].constant_dollar_year:
+    same_dollars = pair[0].constant_dollar_year == pair[1].constant_dollar_year
+    if query.basis is Basis.CONSTANT and not same_dollars:
         raise InvalidInput(
             f"basis: the tables of {races[0]} and {races[1]} are in {pair[0].constant_dollar_year} and"
             f" {pair[1].constant_dollar_year} dollars; compare with basis=current or load tables of one vintage",
@@ -142,7 +153,7 @@ def compare(records: Iterable[IncomeRecord], query: ComparisonQuery) -> Comparis
         change = (base.observation, pair[races.index(query.race)].observation)
     observations = (pair[0].observation, pair[1].observation)
     by_sex = {sex: compare_sex(sex, races, observations, query.basis, change) for sex in query.sexes}
-    return Comparison(query, by_sex)
+    return Comparison(query, by_sex, pair[0].constant_dollar_year if same_dollars else None)
 
 
 class ComparisonService:
@@ -168,6 +179,11 @@ class ComparisonService:
         check_year(year)
         if base_year is not None:
             check_year(base_year, "base_year")
+            if race is None:
+                raise InvalidInput(
+                    "base_year: needs race, the one of the compared races whose percent changes since base_year to"
+                    f" compute (such as race={pair[1]})",
+                )
         if race is not None:
             race = check_race(race)
             if race not in pair:

@@ -37,6 +37,8 @@ MAX_PAGE_SIZE = 1000
 LARGEST_NUMBER = 2**31 - 1
 """The number columns are 32-bit integers."""
 MAX_POPULATION_LENGTH = 200
+YEAR_PARAMETERS = {"year": "year", "year_from": "from", "year_to": "to"}
+"""The public name of each year field of a ``RecordFilter``, for the messages that name it."""
 FOOTNOTE = re.compile(r"^\d{1,20}$")
 NUMBER_FIELDS = Observation._fields[4:]
 ROW_KEY: Callable[[Observation], tuple[str, str, int, str | None]] = itemgetter(0, 1, 2, 3)
@@ -168,14 +170,21 @@ def check_population(population: str) -> str:
 
 
 def check_filter(where: RecordFilter) -> RecordFilter:
-    """A filter whose race and age range name things that exist (race in lower case); else ``InvalidInput``."""
+    """A filter whose races and age range name things that exist (races in lower case); else ``InvalidInput``."""
     if where.population is not None:
         check_population(where.population)
     if where.age_range is not None:
         check_age_range(where.age_range)
-    if where.year is not None:
-        check_year(where.year)
-    return where if where.race is None else replace(where, race=check_race(where.race))
+    for field in ("year", "year_from", "year_to"):
+        if (year := getattr(where, field)) is not None:
+            check_year(year, YEAR_PARAMETERS[field])
+    if where.year_from is not None and where.year_to is not None and where.year_from > where.year_to:
+        raise InvalidInput(f"from, to: the first year ({where.year_from}) is after the last ({where.year_to})")
+    if where.races is None:
+        return where
+    if not where.races:
+        raise InvalidInput("race: expected one or more race groups, comma-separated, such as asian,white")
+    return replace(where, races=tuple(dict.fromkeys(check_race(race) for race in where.races)))
 
 
 def check_page(limit: int, offset: int) -> None:

@@ -163,12 +163,30 @@ class Provenance:
 
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
-    """Which records a listing or export returns; ``None`` means any."""
+    """Which records a listing or export returns; ``None`` means any.
 
-    race: str | None = None
+    ``races`` holds race keys in lower case (any one of them matches); ``population`` matches regardless of case;
+    ``year_from`` and ``year_to`` are inclusive bounds.
+    """
+
+    races: tuple[str, ...] | None = None
     population: str | None = None
     age_range: str | None = None
     year: int | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def matches(self, record: IncomeRecord) -> bool:
+        """Whether ``record`` is one of those this filter selects (for stores that filter in Python)."""
+        observation = record.observation
+        return (
+            (self.races is None or record.race in self.races)
+            and (self.population is None or observation.population.lower() == self.population.lower())
+            and (self.age_range is None or observation.age_range == self.age_range)
+            and (self.year is None or observation.year == self.year)
+            and (self.year_from is None or observation.year >= self.year_from)
+            and (self.year_to is None or observation.year <= self.year_to)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,15 +60,7 @@ class _Tables:
 
     def matching(self, where: RecordFilter) -> list[IncomeRecord]:
         """The records ``where`` selects, in id order (the order tables were loaded and rows added)."""
-        found = [
-            record
-            for record in self.records.values()
-            if (where.race is None or record.race == where.race)
-            and (where.population is None or record.observation.population == where.population)
-            and (where.age_range is None or record.observation.age_range == where.age_range)
-            and (where.year is None or record.observation.year == where.year)
-        ]
-        return sorted(found, key=lambda record: record.id)
+        return sorted(filter(where.matches, self.records.values()), key=lambda record: record.id)
 
 
 class InMemoryDatasetRepository(DatasetRepository):

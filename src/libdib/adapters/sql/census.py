@@ -90,8 +90,20 @@ def _record(row: Sequence[Any]) -> IncomeRecord:
 
 def _where(where: RecordFilter) -> list[ColumnElement[bool]]:
     """The conditions of a filter; race, age range and year lead the natural-key index."""
-    wanted = {"race": where.race, "population": where.population, "age_range": where.age_range, "year": where.year}
-    return [records.c[name] == value for name, value in wanted.items() if value is not None]
+    conditions: list[ColumnElement[bool]] = []
+    if where.races is not None:
+        conditions.append(records.c.race.in_(where.races))
+    if where.population is not None:
+        conditions.append(func.lower(records.c.population) == where.population.lower())
+    if where.age_range is not None:
+        conditions.append(records.c.age_range == where.age_range)
+    if where.year is not None:
+        conditions.append(records.c.year == where.year)
+    if where.year_from is not None:
+        conditions.append(records.c.year >= where.year_from)
+    if where.year_to is not None:
+        conditions.append(records.c.year <= where.year_to)
+    return conditions
 
 
 def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:

@@ -25,6 +25,7 @@ from libdib.entrypoints.http.dependencies import provide_all
 from libdib.entrypoints.http.middleware import RequestContextMiddleware
 from libdib.entrypoints.http.openapi import document_errors, openapi_config
 from libdib.entrypoints.http.problems import EXCEPTION_HANDLERS
+from libdib.entrypoints.http.query_check import UnknownQueryParameters
 from libdib.entrypoints.logs import configure_logging
 
 MULTIPART_OVERHEAD = MIB
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         dependencies=provide_all(services),
-        middleware=[bearer_auth_middleware()],
+        # Authentication first: a caller without a token learns nothing about a route's parameters.
+        middleware=[bearer_auth_middleware(), UnknownQueryParameters],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(settings),
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

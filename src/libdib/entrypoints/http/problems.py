@@ -62,9 +62,10 @@ def from_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[d
     return problem(status, str(exc), headers)
 
 
-def from_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def from_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     """A request that failed validation: the detail names each field and what is wrong with it."""
     errors = [e for e in exc.extra if isinstance(e, dict)] if isinstance(exc.extra, list) else []
+    errors = [_with_public_name(request, error) for error in errors]
     messages = [_field_message(e) for e in errors]
     return problem(HTTPStatus.BAD_REQUEST, "; ".join(messages) or exc.detail, errors=errors or None)
 
@@ -85,6 +86,13 @@ def from_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Re
     request_id = request.scope.get("state", {}).get("request_id", "")
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error; quote request id {request_id} when reporting it")
+
+
+def _with_public_name(request: Request[Any, Any, Any], error: dict[str, Any]) -> dict[str, Any]:
+    """The error keyed by the parameter's name in the URL (``from``), not by the handler's argument (``year_from``)."""
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(str(error.get("key")))
+    name = getattr(parameter.kwarg_definition, "name", None) if parameter is not None else None
+    return {**error, "key": name} if name else error
 
 
 def _field_message(error: dict[str, Any]) -> str:

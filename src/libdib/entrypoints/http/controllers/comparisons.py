@@ -26,7 +26,10 @@ Race = Annotated[
     str | None, QueryParameter(max_length=40, description="One of `races`: whose percent changes to compute")
 ]
 BaseYear = Annotated[
-    int | None, QueryParameter(ge=MIN_YEAR, le=MAX_YEAR, description="With `race`: the year percent changes start from")
+    int | None,
+    QueryParameter(
+        ge=MIN_YEAR, le=MAX_YEAR, description="The year `race`'s percent changes start from (needs `race`: 422 without)"
+    ),
 ]
 
 
@@ -63,9 +66,12 @@ class ComparisonController(Controller):
         """Give exactly one of `age` and `age_range`.
 
         For each sex (or only `sex`): `head`, the race with the higher median income (null on a tie);
-        `income_difference` in `basis` dollars and `population_difference` in thousands, both absolute; and
-        with `race` and `base_year`, the percent changes of that race from `base_year` to `year`, rounded to
-        2 decimals. Where a year is listed twice (footnoted estimates), the first listed one is used.
+        `income_difference` in `basis` dollars and `population_difference` in thousands, both absolute, beside
+        each race's own `incomes` and `numbers_with_income`; and with `race` and `base_year`, the percent changes
+        of that race from `base_year` to `year`, rounded to 2 decimals (`base_year` without `race` is a 422).
+        `dollars` says which dollars the incomes are in: `constant` means those of `constant_dollar_year`, the
+        tables' constant-dollar year. Where a year is listed twice (footnoted estimates), the first listed one
+        is used.
         """
         result = await comparison_service.compare(
             year,

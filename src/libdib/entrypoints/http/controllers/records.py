@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import enum
 import io
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.openapi.spec import Example, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import QueryParameter, RequestBody
 from litestar.response import Stream
 
@@ -34,12 +35,43 @@ CSV_CHUNK_ROWS = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these runs as a formula in a spreadsheet (OWASP "CSV injection")."""
 
-Race = Annotated[str | None, QueryParameter(max_length=40, description=f"One of {', '.join(KNOWN_RACES)}")]
+
+class OutputFormat(enum.StrEnum):
+    """What ``format=`` asks for, overriding the Accept header."""
+
+    JSON = "json"
+    CSV = "csv"
+
+
+Races = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=400,
+        description=f"One or more race groups, comma-separated (any of them matches): {', '.join(KNOWN_RACES)}",
+        examples=[Example(value="asian,white")],
+    ),
+]
 Population = Annotated[
-    str | None, QueryParameter(max_length=MAX_POPULATION_LENGTH, description="A sub-section heading, as published")
+    str | None,
+    QueryParameter(
+        max_length=MAX_POPULATION_LENGTH, description="A sub-section heading as published, in any letter case"
+    ),
 ]
 AgeRange = Annotated[AgeBracket | None, QueryParameter(description="An age bracket")]
-Year = Annotated[int | None, QueryParameter(ge=MIN_YEAR, le=MAX_YEAR)]
+Year = Annotated[int | None, QueryParameter(ge=MIN_YEAR, le=MAX_YEAR, description="Exactly this year")]
+YearFrom = Annotated[
+    int | None, QueryParameter(name="from", ge=MIN_YEAR, le=MAX_YEAR, description="The first year (inclusive)")
+]
+YearTo = Annotated[
+    int | None, QueryParameter(name="to", ge=MIN_YEAR, le=MAX_YEAR, description="The last year (inclusive)")
+]
+Format = Annotated[
+    OutputFormat | None,
+    QueryParameter(
+        name="format",
+        description="`csv` for CSV (as `Accept: text/csv` gives it, but usable in a plain link), `json` for JSON",
+    ),
+]
 Limit = Annotated[
     int,
     QueryParameter(
@@ -87,6 +119,13 @@ async def csv_lines(records: AsyncIterable[IncomeRecord]) -> AsyncIterator[str]:
     yield buffer.getvalue()
 
 
+def wants_csv(request: Request[Any, Any, Any], output: OutputFormat | None) -> bool:
+    """Whether the records go out as CSV: ``format`` decides when given, else the Accept header."""
+    if output is not None:
+        return output is OutputFormat.CSV
+    return request.accept.best_match([JSON, CSV], default=JSON) == CSV
+
+
 async def one_page(records: Iterable[IncomeRecord]) -> AsyncIterator[IncomeRecord]:
     """A page of records, as the stream the CSV writer takes."""
     for record in records:
@@ -102,7 +141,7 @@ class RecordController(Controller):
     @get(
         "/",
         operation_id="ListRecords",
-        summary="Filter and page the records, as JSON or (Accept: text/csv) as CSV",
+        summary="Filter and page the records, as JSON or (Accept: text/csv, or format=csv) as CSV",
         operation_class=ListRecordsOperation,
         responses={422: ResponseSpec(None, description="An unknown race or age range; `detail` names the parameter")},
     )
@@ -111,20 +150,30 @@ class RecordController(Controller):
         *,
         request: Request[Any, Any, Any],
         dataset_service: NamedDependency[DatasetService],
-        race: Race = None,
+        race: Races = None,
         population: Population = None,
         age_range: AgeRange = None,
         year: Year = None,
+        year_from: YearFrom = None,
+        year_to: YearTo = None,
+        output: Format = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
         offset: Offset = 0,
     ) -> Response[RecordPageResponse]:
         """Records in id order: each table in its published order, tables in the order they were loaded.
 
-        With `Accept: text/csv` the matching records come as CSV with a header line, streamed: all of them,
-        or the page that `limit` and `offset` select when either is given.
+        With `Accept: text/csv` or `format=csv` the matching records come as CSV with a header line, streamed:
+        all of them, or the page that `limit` and `offset` select when either is given.
         """
-        where = RecordFilter(race=race, population=population, age_range=age_range, year=year)
-        if request.accept.best_match([JSON, CSV], default=JSON) != CSV:
+        where = RecordFilter(
+            races=None if race is None else tuple(race.split(",")),
+            population=population,
+            age_range=age_range,
+            year=year,
+            year_from=year_from,
+            year_to=year_to,
+        )
+        if not wants_csv(request, output):
             page = await dataset_service.records(where, limit, offset)
             items = [RecordResponse.from_domain(record) for record in page.items]
             return Response(RecordPageResponse(items, page.total, page.limit, page.offset))

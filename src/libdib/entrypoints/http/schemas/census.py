@@ -141,23 +141,31 @@ class RecordCreateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
 
 
 class SexComparisonResponse(msgspec.Struct, frozen=True):
-    """The two race groups compared for one sex; null where a value is missing or undefined."""
+    """The two race groups compared for one sex; null where a value is missing or undefined.
+
+    ``incomes`` and ``numbers_with_income`` give each race's own median income (in the comparison's dollars) and
+    number with income (thousands), from which the differences come.
+    """
 
     head: str | None
     income_difference: int | None
     population_difference: int | None
     percent_change_income: float | None
     percent_change_pop: float | None
+    incomes: dict[str, int | None]
+    numbers_with_income: dict[str, int | None]
 
     @classmethod
-    def from_domain(cls, result: SexComparison) -> SexComparisonResponse:
-        """The response for ``result``."""
+    def from_domain(cls, result: SexComparison, races: tuple[str, str]) -> SexComparisonResponse:
+        """The response for ``result``, whose values are in the order of ``races``."""
         return cls(
             result.head,
             result.income_difference,
             result.population_difference,
             result.percent_change_income,
             result.percent_change_pop,
+            dict(zip(races, result.incomes, strict=True)),
+            dict(zip(races, result.numbers, strict=True)),
         )
 
 
@@ -169,7 +177,11 @@ class BySexResponse(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class ComparisonResponse(msgspec.Struct, frozen=True):
-    """A comparison of two race groups in one year and age bracket."""
+    """A comparison of two race groups in one year and age bracket.
+
+    ``dollars`` says what the incomes are in: ``constant`` means the tables' constant dollars, those of
+    ``constant_dollar_year`` (such as "2023 dollars"); ``current`` means each year's own dollars.
+    """
 
     year: int
     age_range: str
@@ -178,12 +190,17 @@ class ComparisonResponse(msgspec.Struct, frozen=True):
     race: str | None
     base_year: int | None
     comparison: BySexResponse
+    dollars: str
+    constant_dollar_year: int | None
 
     @classmethod
     def from_domain(cls, result: Comparison) -> ComparisonResponse:
         """The response for ``result``."""
         query = result.query
-        by_sex = {sex.value: SexComparisonResponse.from_domain(value) for sex, value in result.by_sex.items()}
+        by_sex = {
+            sex.value: SexComparisonResponse.from_domain(value, query.races) for sex, value in result.by_sex.items()
+        }
+        dollars = "current dollars" if query.basis is Basis.CURRENT else f"{result.constant_dollar_year} dollars"
         return cls(
             year=query.year,
             age_range=query.age_range.value,
@@ -192,4 +209,6 @@ class ComparisonResponse(msgspec.Struct, frozen=True):
             race=query.race,
             base_year=query.base_year,
             comparison=BySexResponse(**by_sex),
+            dollars=dollars,
+            constant_dollar_year=result.constant_dollar_year,
         )

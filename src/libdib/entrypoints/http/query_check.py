@@ -1,0 +1,56 @@
+"""Unknown query parameters are refused on every route, so that a typo never silently widens a filter."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Litestar
+from litestar.enums import ScopeType
+from litestar.exceptions import ClientException
+from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+
+def declared_query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
+    """The query parameters each route handler takes (by public name, dependencies' included), by handler id."""
+    return {
+        id(handler): frozenset(parameter.field_alias for parameter in kwargs_model.expected_query_params)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler, kwargs_model in route.route_handler_map.values()
+    }
+
+
+class UnknownQueryParameters:
+    """Pure ASGI middleware after routing: 400 naming every query parameter the matched handler does not take.
+
+    The handlers' parameters are read once, from the app, on the first request that has a query string.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._declared: dict[int, frozenset[str]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the query string's names, then pass the request on."""
+        query = scope.get("query_string", b"")
+        if query and scope["type"] == ScopeType.HTTP:
+            self._check(scope, query)
+        await self.app(scope, receive, send)
+
+    def _check(self, scope: Scope, query: bytes) -> None:
+        if self._declared is None:
+            self._declared = declared_query_parameters(scope["litestar_app"])
+        declared = self._declared.get(id(scope["route_handler"]), frozenset())
+        names = dict.fromkeys(name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        unknown = [name for name in names if name not in declared]
+        if unknown:
+            raise ClientException(_message(unknown, declared, scope))
+
+
+def _message(unknown: list[str], declared: frozenset[str], scope: Any) -> str:
+    listed = ", ".join(repr(name) for name in unknown)
+    noun = "parameter" if len(unknown) == 1 else "parameters"
+    takes = ", ".join(sorted(declared)) if declared else "no query parameters"
+    return f"unknown query {noun} {listed}: {scope['method']} {scope['path']} takes {takes}"
