@@ -24,7 +24,6 @@ CENSUS_P8_URLS = tuple(
     for code in ("ar", "w", "wnh", "b", "a", "h")
 )
 """The Census Bureau's published P-8 workbooks: all races, white, white not Hispanic, black, Asian, Hispanic."""
-SCALAR_JS_URL = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.72.1/dist/browser/standalone.js"
 MIB = 1024 * 1024
 
 
@@ -86,8 +85,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Seconds a workbook download may take."""
     log_level: LogLevel = LogLevel.INFO
     """Level of the structured logs."""
-    scalar_js_url: str = SCALAR_JS_URL
-    """Where the docs page loads Scalar from (a local ``/static/...`` path in the container)."""
+    scalar_js_url: str | None = None
+    """Where the docs page loads Scalar from; unset: libdib's own pinned copy once fetched, else the pinned CDN file."""
+    scalar_dir: str | None = None
+    """Where ``libdib docs fetch-scalar`` puts the pinned Scalar bundle and the docs page finds it (default: the
+    package's docs assets directory)."""
     static_dir: str | None = None
     """A directory served under ``/static`` (the container puts the Scalar bundle there)."""
 

@@ -19,8 +19,10 @@ from uvicorn.supervisors import Multiprocess
 from libdib.bootstrap import Services, build_services, describe_database, migrate
 from libdib.config import Settings, SettingsError
 from libdib.domain.errors import DomainError
+from libdib.entrypoints.http.docs_page import ASSETS_PATH, SCALAR_VERSION, bundle_dir
 from libdib.entrypoints.load_progress import LoadProgress, print_datasets, print_load_summary
 from libdib.entrypoints.logs import configure_logging
+from libdib.entrypoints.scalar_bundle import BundleError, download_tarball, install_bundle
 from libdib.samples import sample_workbooks
 
 T = TypeVar("T")
@@ -167,6 +169,37 @@ def list_datasets() -> None:
     settings = _settings()
     _migrate_when_ready(settings)
     print_datasets(_run(settings, lambda services: services.datasets.list_datasets()))
+
+
+@main.group()
+def docs() -> None:
+    """The interactive API docs' assets."""
+
+
+@docs.command("fetch-scalar")
+@click.option(
+    "--from-tarball",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this `npm pack @scalar/api-reference@VERSION` tarball instead of downloading it.",
+)
+@click.option(
+    "--dir",
+    "target_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put the bundle (default: LIBDIB_SCALAR_DIR, else libdib's own docs assets directory).",
+)
+def fetch_scalar(from_tarball: Path | None, target_dir: Path | None) -> None:
+    """Put the pinned Scalar bundle where libdib serves it, so the docs need no CDN (checked against its pin)."""
+    chosen = target_dir is not None
+    target = target_dir if target_dir is not None else bundle_dir(_settings())
+    try:
+        tarball = from_tarball.read_bytes() if from_tarball else download_tarball()
+        path = install_bundle(tarball, target)
+    except (BundleError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Scalar {SCALAR_VERSION} is at {path}; the docs page serves it from {ASSETS_PATH}/ after a restart")
+    if chosen:
+        click.echo(f"set LIBDIB_SCALAR_DIR={target} for the server to find it there")
 
 
 @main.group()

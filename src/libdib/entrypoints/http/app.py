@@ -21,6 +21,7 @@ from libdib.bootstrap import Services, build_services, purge_periodically, sync_
 from libdib.config import MIB, Settings
 from libdib.entrypoints.http.auth import bearer_auth_middleware, requires_admin
 from libdib.entrypoints.http.controllers import CONTROLLERS
+from libdib.entrypoints.http.controllers.docs import docs_assets
 from libdib.entrypoints.http.dependencies import provide_all
 from libdib.entrypoints.http.middleware import RequestContextMiddleware
 from libdib.entrypoints.http.openapi import document_errors, openapi_config
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         openapi_config=openapi_config(settings),
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
-        state=State({"services": services}),
+        state=State({"services": services, "docs_assets": docs_assets(settings)}),
         lifespan=[_running(services)],
         logging_config=None,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OAuthFlow,
@@ -23,6 +22,7 @@ from litestar.openapi.spec import (
 
 import libdib
 from libdib.config import Settings
+from libdib.entrypoints.http.docs_page import DocsPage, scalar_source
 
 DOCS_PATH = "/schema"
 LOGIN_PATH = "/auth/login"
@@ -35,26 +35,22 @@ DESCRIPTION = """
 libdib serves the US Census Bureau's historical income table P-8 ("Age--People, by Median Income and Sex"):
 records by race group, population, age bracket and year; CSV export; and comparisons of two race groups.
 
-Sign up with `POST /users`, log in with `POST /auth/login` (or the **Authorize** button: OAuth2 password flow),
-then send `Authorization: Bearer <access_token>`.
+Sign up with `POST /users`, then log in: in these docs, with the username and password form of
+**Authentication** (OAuth2 password flow) and its **Authorize** button, after which every request sent from the
+docs carries the token; elsewhere, with `POST /auth/login`, then send `Authorization: Bearer <access_token>`.
+
+No script? [The docs as plain HTML](/schema/offline) and [the OpenAPI document](/schema/openapi.json).
 """.strip()
 
 
 def openapi_config(settings: Settings) -> OpenAPIConfig:
-    """OpenAPI 3.1 at ``/schema/openapi.json`` and Scalar at ``/schema``, loading Scalar from a pinned URL."""
+    """OpenAPI 3.1 at ``/schema/openapi.json`` and Scalar at ``/schema``, with pinned assets and a fallback."""
     return OpenAPIConfig(
         title="libdib",
         version=libdib.__version__,
         description=DESCRIPTION,
         path=DOCS_PATH,
-        render_plugins=[
-            ScalarRenderPlugin(
-                js_url=settings.scalar_js_url,
-                path="/",
-                # No telemetry and no font CDN: the page should only fetch the Scalar bundle.
-                options={"telemetry": False, "withDefaultFonts": False, "hideClientButton": False},
-            ),
-        ],
+        render_plugins=[DocsPage(scalar_source(settings), preferred_scheme=OAUTH2)],
         components=Components(
             security_schemes={
                 BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -65,7 +61,8 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
                 ),
             },
         ),
-        security=[{BEARER: []}, {OAUTH2: []}],
+        # The password flow first: Scalar offers the first requirement, and its form logs in.
+        security=[{OAUTH2: []}, {BEARER: []}],
         tags=[
             Tag(name="auth", description="Log in, refresh, log out and revoke tokens"),
             Tag(name="users", description="Accounts"),

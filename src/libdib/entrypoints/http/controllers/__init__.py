@@ -5,6 +5,7 @@ from __future__ import annotations
 from libdib.entrypoints.http.controllers.auth import AuthController
 from libdib.entrypoints.http.controllers.comparisons import ComparisonController
 from libdib.entrypoints.http.controllers.datasets import DatasetController, LegacyLoadController
+from libdib.entrypoints.http.controllers.docs import DocsController
 from libdib.entrypoints.http.controllers.records import RecordController
 from libdib.entrypoints.http.controllers.system import SystemController
 from libdib.entrypoints.http.controllers.users import UserController
@@ -17,4 +18,5 @@ CONTROLLERS = (
     RecordController,
     ComparisonController,
     SystemController,
+    DocsController,
 )
