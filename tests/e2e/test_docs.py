@@ -176,3 +176,14 @@ def test_fetching_installs_the_bundle_only_when_it_is_the_pinned_build(tmp_path:
 def test_fetching_from_something_that_is_not_an_npm_tarball_says_so(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not an npm tarball"):
         install_bundle(gzip.compress(b"not a tar"), tmp_path)
+
+
+async def test_the_offline_view_renders_the_descriptions_inline_markdown_and_only_local_links(
+    unbundled: Client,
+) -> None:
+    page = (await unbundled.get("/schema/offline")).text
+
+    assert "<code>POST /users</code>" in page
+    assert "<strong>Authorize</strong>" in page
+    assert "<a href='/schema/offline'>The docs as plain HTML</a>" in page
+    assert "**" not in page

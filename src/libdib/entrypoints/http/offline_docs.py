@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
 METHODS = ("get", "post", "put", "patch", "delete")
 SCHEMA_REF = "#/components/schemas/"
+INLINE_MARKDOWN = (
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+    (re.compile(r"\[([^\]]+)\]\(([/#][\w/#.-]*)\)"), r"<a href='\2'>\1</a>"),
+)
+"""The Markdown the descriptions use: code, bold, and links within libdib (any other link stays text)."""
 
 
 def render_offline_docs(openapi: dict[str, Any], assets: str) -> str:
@@ -44,7 +51,7 @@ def render_offline_docs(openapi: dict[str, Any], assets: str) -> str:
 <p>The plain view of <a href="/schema/openapi.json">the OpenAPI document</a>, for when the
 <a href="/schema">interactive docs</a> cannot load. Routes marked <em>token</em> need
 <code>Authorization: Bearer &lt;access_token&gt;</code> from <code>POST /auth/login</code>.</p>
-<p class="description">{escape(str(info.get("description", "")))}</p>
+<p class="description">{_markdown(info.get("description", ""))}</p>
 <nav><ul>{contents}<li><a href="#schemas">schemas</a></li></ul></nav>
 </header>
 {"".join(sections)}
@@ -59,7 +66,7 @@ def render_offline_docs(openapi: dict[str, Any], assets: str) -> str:
 def _operation(path: str, method: str, operation: dict[str, Any]) -> str:
     access = "open" if operation.get("security") == [{}] else "token"
     summary = escape(str(operation.get("summary", "")))
-    description = escape(str(operation.get("description", "")))
+    description = _markdown(operation.get("description", ""))
     deprecated = "<span class='badge'>deprecated</span>" if operation.get("deprecated") else ""
     parts = [
         f"<section class='operation' id='{escape(str(operation.get('operationId', path)))}'>",
@@ -72,7 +79,7 @@ def _operation(path: str, method: str, operation: dict[str, Any]) -> str:
         rows = "".join(
             f"<tr><td><code>{escape(str(p['name']))}</code></td><td>{escape(str(p.get('in', '')))}</td>"
             f"<td>{'yes' if p.get('required') else 'no'}</td><td>{_type(p.get('schema', {}))}</td>"
-            f"<td>{escape(str(p.get('description', '')))}</td></tr>"
+            f"<td>{_markdown(p.get('description', ''))}</td></tr>"
             for p in parameters
         )
         parts.append(
@@ -95,11 +102,11 @@ def _schema(name: str, schema: dict[str, Any]) -> str:
     required = set(schema.get("required", []))
     rows = "".join(
         f"<tr><td><code>{escape(field)}</code></td><td>{'yes' if field in required else 'no'}</td>"
-        f"<td>{_type(spec)}</td><td>{escape(str(spec.get('description', '')))}</td></tr>"
+        f"<td>{_type(spec)}</td><td>{_markdown(spec.get('description', ''))}</td></tr>"
         for field, spec in schema.get("properties", {}).items()
     )
     table = f"<table><tr><th>field</th><th>required</th><th>type</th><th>meaning</th></tr>{rows}</table>"
-    description = escape(str(schema.get("description", "")))
+    description = _markdown(schema.get("description", ""))
     return (
         f"<section class='operation' id='schema-{escape(name)}'><h3>{escape(name)}</h3>"
         f"<p class='description'>{description}</p>{table if rows else _type(schema)}</section>"
@@ -125,4 +132,12 @@ def _type(schema: dict[str, Any]) -> str:
     shown = escape(str(kind))
     if "format" in schema:
         shown += f" ({escape(str(schema['format']))})"
+    return shown
+
+
+def _markdown(text: object) -> str:
+    """``text`` escaped, with its inline Markdown as HTML."""
+    shown = escape(str(text), quote=False)
+    for pattern, replacement in INLINE_MARKDOWN:
+        shown = pattern.sub(replacement, shown)
     return shown
