@@ -6,6 +6,7 @@ from libdib.entrypoints.http.controllers.auth import AuthController
 from libdib.entrypoints.http.controllers.comparisons import ComparisonController
 from libdib.entrypoints.http.controllers.datasets import DatasetController, LegacyLoadController
 from libdib.entrypoints.http.controllers.records import RecordController
+from libdib.entrypoints.http.controllers.series import DimensionsController, SeriesController
 from libdib.entrypoints.http.controllers.system import SystemController
 from libdib.entrypoints.http.controllers.users import UserController
 
@@ -16,5 +17,7 @@ CONTROLLERS = (
     LegacyLoadController,
     RecordController,
     ComparisonController,
+    SeriesController,
+    DimensionsController,
     SystemController,
 )
