@@ -145,6 +145,8 @@ def points(query: SeriesQuery, years: Years | None, values: Sequence[YearValues]
 def build(tables: Mapping[str, LoadedTable], query: SeriesQuery) -> SeriesResult:
     """Every series ``query`` asks for, from the races' tables; ``InvalidInput`` for a question they cannot answer."""
     _check_dollars_alike(tables, query)
+    if query.population is not None:
+        _check_population(tables, query.population)
     compared: list[Series] = []
     own: list[Series] = []
     for sex in query.sexes:
@@ -314,3 +316,10 @@ def _check_dollars_alike(tables: Mapping[str, LoadedTable], query: SeriesQuery) 
         raise InvalidInput(
             f"dollars: the tables are in different constant dollars ({described}); ask for dollars=YEAR to compare"
         )
+
+
+def _check_population(tables: Mapping[str, LoadedTable], population: str) -> None:
+    wanted = population.casefold()
+    for race, table in tables.items():
+        if not any(row.population.casefold() == wanted for row in table.observations):
+            raise NotFound(f"population: the table of {race} has no sub-section {population!r}")
