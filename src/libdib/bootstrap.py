@@ -26,7 +26,7 @@ from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import DomainError
 from libdib.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
-from libdib.domain.series import SeriesService
+from libdib.domain.series_service import SeriesService
 from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.tokens import TokenService
 from libdib.domain.users import UserService

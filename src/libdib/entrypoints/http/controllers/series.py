@@ -17,8 +17,9 @@ from litestar.params import QueryParameter
 from libdib.domain.census import MAX_YEAR, MIN_YEAR
 from libdib.domain.charts import ChartFormat
 from libdib.domain.datasets import MAX_POPULATION_LENGTH
-from libdib.domain.series import SeriesResult, SeriesService
+from libdib.domain.series import SeriesResult
 from libdib.domain.series_query import check_query
+from libdib.domain.series_service import SeriesService
 from libdib.entrypoints.http.controllers.records import csv_cell
 from libdib.entrypoints.http.schemas.series import DimensionsResponse, SeriesResponse
 
