@@ -98,4 +98,4 @@ def test_the_chart_names_every_series_its_unit_and_the_years_listed_twice() -> N
     assert [line.label for line in chart.lines] == ["Asian, men 25-34", "Asian, women 25-34"]
     assert chart.units == ("2019 dollars",)
     assert chart.listed_twice == (2017,)
-    assert chart.title == "Median income by race, 2016-2017, in 2019 dollars"
+    assert chart.title == "Median income of people aged 25-34: Asian, 2016-2017 (2019 dollars)"

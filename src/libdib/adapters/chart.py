@@ -23,7 +23,7 @@ MAX_WAITING = 8
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 10.0, 5.6, 100
 LEGEND_INSIDE = 4
 """Up to this many lines the legend sits inside the plot; more go in columns below it."""
-LEGEND_ROW_INCHES = 0.24
+LEGEND_ROW_INCHES = 0.2
 TITLE_WIDTH = 90
 THOUSANDS_UNITS = ("dollars", "thousands of people")
 
@@ -78,7 +78,7 @@ def draw(chart: Chart, image_format: ChartFormat) -> bytes:
     legend_rows = 0 if inside else -(-len(chart.lines) // 2) + 1
     height = HEIGHT_INCHES + legend_rows * LEGEND_ROW_INCHES
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
-    bottom = (0.75 + legend_rows * LEGEND_ROW_INCHES + 0.35) / height
+    bottom = (0.85 + legend_rows * LEGEND_ROW_INCHES) / height
     twin = len(chart.units) > 1
     figure.subplots_adjust(left=0.09, right=0.91 if twin else 0.97, top=1 - 0.75 / height, bottom=bottom)
     axes = figure.add_subplot()
@@ -103,7 +103,9 @@ def draw(chart: Chart, image_format: ChartFormat) -> bytes:
     if inside:
         axes.legend(handles=labelled, loc="best", fontsize=9, framealpha=0.9)
     else:
-        axes.legend(handles=labelled, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
+        axes.legend(
+            handles=labelled, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8, frameon=False
+        )
     figure.suptitle("\n".join(textwrap.wrap(chart.title, TITLE_WIDTH)), fontsize=12)
     figure.text(0.01, 0.01, chart.source, fontsize=8, color="#555555")
     buffer = io.BytesIO()

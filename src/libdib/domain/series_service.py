@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from libdib.domain.census import Sex
 from libdib.domain.charts import Chart, ChartFormat, ChartLine
 from libdib.domain.dimensions import Dimensions, dimensions
@@ -13,16 +15,31 @@ from libdib.domain.series_query import Compare, Measure, SeriesQuery, Units
 SEX_WORDS = {Sex.MALE: "men", Sex.FEMALE: "women"}
 
 
+def race_names(races: Sequence[str], compare: Compare | None) -> str:
+    """Races in words: 'Asian minus White', 'Asian / White', 'Asian, White'."""
+    names = [race.replace("-", " ").title() for race in races]
+    return {None: ", ", Compare.DIFFERENCE: " minus ", Compare.RATIO: " / "}[compare].join(names)
+
+
 def describe(series: Series) -> str:
     """A series in words, for a legend: 'Asian minus White, women 25-34'."""
-    names = [race.replace("-", " ").title() for race in series.races]
-    subject = {None: names[0], Compare.DIFFERENCE: " minus ".join(names), Compare.RATIO: " / ".join(names)}
-    return f"{subject[series.compare]}, {SEX_WORDS[series.sex]} {series.age_range.value}"
+    return f"{race_names(series.races, series.compare)}, {SEX_WORDS[series.sex]} {series.age_range.value}"
+
+
+def title(result: SeriesResult) -> str:
+    """What a chart shows: 'Median income of women aged 25-34: Asian minus White, 2002-2019 (2019 dollars)'."""
+    query = result.query
+    measure = "Median income" if query.measure is Measure.MEDIAN_INCOME else "Number with income"
+    how = "" if query.units is Units.LEVEL else f" ({query.units.value.replace('_', ' ')})"
+    people = SEX_WORDS[query.sex] if query.sex else "people"
+    ages = f" aged {query.age_range.value}" if query.age_range else ""
+    years = [point.year for series in result.series for point in series.points]
+    span = f", {min(years)}-{max(years)}" if years else ""
+    return f"{measure}{how} of {people}{ages}: {race_names(query.races, query.compare)}{span} ({result.unit})"
 
 
 def chart_of(result: SeriesResult) -> Chart:
     """The line chart of every series in ``result``."""
-    query = result.query
     lines = tuple(
         ChartLine(
             describe(series),
@@ -32,11 +49,7 @@ def chart_of(result: SeriesResult) -> Chart:
         )
         for series in result.series
     )
-    years = [point.year for series in result.series for point in series.points]
-    span = f", {min(years)}-{max(years)}" if years else ""
-    measure = "Median income" if query.measure is Measure.MEDIAN_INCOME else "Number with income"
-    how = "" if query.units is Units.LEVEL else f" ({query.units.value.replace('_', ' ')})"
-    return Chart(f"{measure}{how} by race{span}, in {result.unit}", lines, result.listed_twice)
+    return Chart(title(result), lines, result.listed_twice)
 
 
 class SeriesService:
