@@ -319,3 +319,18 @@ async def test_bad_questions_get_a_4xx_naming_what_is_wrong(
 async def test_series_and_dimensions_need_a_token(api: Api) -> None:
     for path in ("/series?races=asian", "/dimensions"):
         assert (await api.client.get(path)).status_code == 401
+
+
+async def test_the_openapi_document_describes_every_field_of_records_series_and_dimensions(api: Api) -> None:
+    schemas = (await api.client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    names = [name for name in schemas if name.startswith(("RecordResponse", "Series", "Point", "Dimensions"))]
+    names += [name for name in schemas if name.endswith("DimensionResponse")]
+
+    undocumented = [
+        f"{name}.{field}"
+        for name in names
+        for field, schema in schemas[name].get("properties", {}).items()
+        if not schema.get("description") and "$ref" not in schema and schema.get("type") != "array"
+    ]
+    assert len(names) >= 7
+    assert undocumented == []
