@@ -45,15 +45,9 @@ def race_dimension(table: LoadedTable) -> RaceDimension:
     """What one table holds; its sub-sections in the order the table first lists them."""
     brackets: dict[str, dict[str, None]] = {}
     years: dict[str, list[int]] = {}
-    seen: set[tuple[str, str, int]] = set()
-    twice: set[int] = set()
     for row in table.observations:
         brackets.setdefault(row.population, {})[row.age_range] = None
         years.setdefault(row.population, []).append(row.year)
-        key = (row.age_range, row.population, row.year)
-        if key in seen:
-            twice.add(row.year)
-        seen.add(key)
     order = {bracket.value: position for position, bracket in enumerate(AgeBracket)}
     populations = tuple(
         PopulationDimension(
@@ -71,8 +65,22 @@ def race_dimension(table: LoadedTable) -> RaceDimension:
         table.constant_dollar_year,
         (min(every_year), max(every_year)),
         populations,
-        tuple(sorted(twice)),
+        listed_twice(table),
     )
+
+
+def listed_twice(table: LoadedTable) -> tuple[int, ...]:
+    """The years some sub-section of ``table`` lists more than once (footnoted estimates)."""
+    rows = [(row.age_range, row.population, row.year) for row in table.observations]
+    if len(set(rows)) == len(rows):
+        return ()
+    seen: set[tuple[str, str, int]] = set()
+    twice: set[int] = set()
+    for key in rows:
+        if key in seen:
+            twice.add(key[2])
+        seen.add(key)
+    return tuple(sorted(twice))
 
 
 def dimensions(tables: Iterable[LoadedTable]) -> Dimensions:

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from libdib.domain import series_math as math
 from libdib.domain.census import AgeBracket, LoadedTable, Observation, Sex
-from libdib.domain.dimensions import race_dimension
+from libdib.domain.dimensions import listed_twice
 from libdib.domain.errors import InvalidInput, NotFound
 from libdib.domain.series_math import YearValues
 from libdib.domain.series_query import CONSTANT, CURRENT, Compare, Editions, Measure, SeriesQuery, Units
@@ -96,7 +96,7 @@ def reader(table: LoadedTable, query: SeriesQuery, sex: Sex) -> Callable[[Observ
 
     def read(row: Observation) -> Fraction | None:
         value: int | None = getattr(row, field)
-        return None if value is None else value * factor
+        return None if value is None else Fraction(value) if factor == 1 else value * factor
 
     return read
 
@@ -185,7 +185,7 @@ def build(tables: Mapping[str, LoadedTable], query: SeriesQuery) -> SeriesResult
                     )
                 )
     series = (*compared, *own)
-    listed = {year for table in tables.values() for year in race_dimension(table).listed_twice}
+    listed = {year for table in tables.values() for year in listed_twice(table)}
     return SeriesResult(query, series[0].unit, series, tuple(sorted(y for y in listed if query.within(y))))
 
 

@@ -67,6 +67,8 @@ def round_half_away(value: Fraction, places: int) -> int | float:
 
     Exact: the fraction is rounded, then divided once, so the float is the closest one to the decimal.
     """
+    if value.denominator == 1:
+        return value.numerator if places == 0 else float(value.numerator)
     scale = 10**places
     magnitude: int = floor(abs(value) * scale + HALF)
     signed = magnitude if value >= 0 else -magnitude
