@@ -48,3 +48,16 @@ async def test_tables_of_races_not_loaded_are_empty(uow_factory: UnitOfWorkFacto
 
     async with uow_factory(read_only=True) as uow:
         assert await uow.records.tables(["asian"]) == []
+
+
+async def test_tables_of_some_age_ranges_keep_their_rows_and_every_row_of_the_year_asked(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await load(uow_factory, ASIAN)
+
+    async with uow_factory(read_only=True) as uow:
+        (scoped,) = await uow.records.tables(["asian"], ["35-44"], 2019)
+        (bare,) = await uow.records.tables(["asian"], ["35-44"])
+
+    assert list(scoped.observations) == [o for o in ASIAN.observations if o.age_range == "35-44" or o.year == 2019]
+    assert list(bare.observations) == [o for o in ASIAN.observations if o.age_range == "35-44"]

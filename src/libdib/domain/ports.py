@@ -234,10 +234,14 @@ class RecordRepository(Protocol):
         """The records of these races, age bracket and years (one or two of each), in table order, in one query."""
 
     @abstractmethod
-    async def tables(self, races: Sequence[str] | None = None) -> list[LoadedTable]:
-        """Every record of these race groups (of every loaded one when ``None``), each race's in table order.
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """The records of these race groups (of every loaded one when ``None``), each race's in table order.
 
-        One table per race that has records, with its dataset's title and constant-dollar year; in one query.
+        With ``age_ranges``, only the rows of those brackets, and every row of ``year`` (what re-basing to its
+        dollars reads). One table per race that has such records, with its dataset's title and constant-dollar
+        year; in one query.
         """
 
 

@@ -12,7 +12,6 @@ from fractions import Fraction
 
 from libdib.domain import series_math as math
 from libdib.domain.census import AgeBracket, LoadedTable, Observation, Sex
-from libdib.domain.dimensions import listed_twice
 from libdib.domain.errors import InvalidInput, NotFound
 from libdib.domain.series_math import YearValues
 from libdib.domain.series_query import CONSTANT, CURRENT, Compare, Editions, Measure, SeriesQuery, Units
@@ -145,12 +144,14 @@ def build(tables: Mapping[str, LoadedTable], query: SeriesQuery) -> SeriesResult
         _check_population(tables, query.population)
     compared: list[Series] = []
     own: list[Series] = []
+    listed: set[int] = set()
     for sex in query.sexes:
+        readers = {race: reader(tables[race], query, sex) for race in query.races}
         for age_range in query.age_ranges:
             by_race = {
-                race: race_years(tables[race], age_range, query.population, reader(tables[race], query, sex))
-                for race in query.races
+                race: race_years(tables[race], age_range, query.population, readers[race]) for race in query.races
             }
+            listed.update(year for years in by_race.values() for year, rows in years if len(rows) > 1)
             values = {
                 race: [YearValues(year, tuple(e.value for e in rows)) for year, rows in years]
                 for race, years in by_race.items()
@@ -185,7 +186,6 @@ def build(tables: Mapping[str, LoadedTable], query: SeriesQuery) -> SeriesResult
                     )
                 )
     series = (*compared, *own)
-    listed = {year for table in tables.values() for year in listed_twice(table)}
     return SeriesResult(query, series[0].unit, series, tuple(sorted(y for y in listed if query.within(y))))
 
 

@@ -62,10 +62,13 @@ class SeriesService:
     async def series(self, query: SeriesQuery) -> SeriesResult:
         """The series ``query`` asks for; ``NotFound`` when a race has no data loaded."""
         async with self._uow(read_only=True) as uow:
-            tables = {table.race: table for table in await uow.records.tables(query.races)}
+            brackets = [bracket.value for bracket in query.age_ranges]
+            found = await uow.records.tables(query.races, brackets, query.dollar_year)
+        tables = {table.race: table for table in found}
         missing = [race for race in query.races if race not in tables]
         if missing:
-            raise NotFound(f"races: no data is loaded for {', '.join(missing)}")
+            ages = "" if query.age_range is None else f" at ages {query.age_range.value}"
+            raise NotFound(f"races: no data is loaded for {', '.join(missing)}{ages}")
         return build(tables, query)
 
     async def dimensions(self) -> Dimensions:

@@ -156,12 +156,15 @@ class InMemoryRecordRepository(RecordRepository):
         ]
         return sorted(found, key=lambda record: record.id)
 
-    async def tables(self, races: Sequence[str] | None = None) -> list[LoadedTable]:
-        """Every record of these races with its dataset's title and constant-dollar year, by dataset in id order."""
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """The records of these races (and brackets, or of ``year``) with their dataset's title and dollars, by id."""
         tables = self._tables
         rows: dict[int, list[Observation]] = {}
         for record in sorted(tables.records.values(), key=lambda record: record.id):
-            if (races is None or record.race in races) and record.dataset_id in tables.datasets:
+            wanted = age_ranges is None or record.observation.age_range in age_ranges or record.observation.year == year
+            if wanted and (races is None or record.race in races) and record.dataset_id in tables.datasets:
                 rows.setdefault(record.dataset_id, []).append(record.observation)
         return [
             LoadedTable(dataset_id, stored.dataset.race, stored.dataset.title, stored.constant_dollar_year, found)

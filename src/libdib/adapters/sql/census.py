@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
 )
@@ -268,9 +269,13 @@ class SqlRecordRepository(RecordRepository):
         }
         return [_record(row) for row in await COMPARED_RECORDS.fetch(self._connection, parameters)]
 
-    async def tables(self, races: Sequence[str] | None = None) -> list[LoadedTable]:
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
         """One joined query in id order, grouped by dataset in Python."""
         statement = TABLE_ROWS if races is None else TABLE_ROWS.where(records.c.race.in_(list(races)))
+        if age_ranges is not None:
+            statement = statement.where(or_(records.c.age_range.in_(list(age_ranges)), records.c.year == year))
         heads: dict[int, tuple[str, str, int]] = {}
         rows: dict[int, list[Observation]] = {}
         for row in await self._connection.execute(statement):
