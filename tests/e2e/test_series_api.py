@@ -298,6 +298,7 @@ async def test_dimensions_list_the_loaded_races_with_their_sections_and_years_li
         ({"races": "asian", "editions": "some"}, 422, "editions"),
         ({"races": "asian", "measure": "number_with_income", "dollars": "2019"}, 422, "dollars"),
         ({"races": "asian", "dollars": "yen"}, 422, "dollars"),
+        ({"races": "asian", "dollars": "\u00b9\u00b2\u00b3\u2074"}, 422, "dollars"),
         ({"races": "asian", "dollars": "1990"}, 422, "dollars.*1990"),
         ({"races": "asian", "from": 2015, "to": 2010}, 422, "from"),
         ({"races": "asian,black"}, 404, "black"),

@@ -83,7 +83,7 @@ class SeriesQuery:
     @property
     def dollar_year(self) -> int | None:
         """The year whose dollars ``dollars`` asks for, if it names one."""
-        return int(self.dollars) if self.dollars.isdigit() else None
+        return int(self.dollars) if self.dollars not in {CONSTANT, CURRENT} else None
 
     def within(self, year: int) -> bool:
         """Whether ``year`` is inside the ``from``/``to`` bounds."""
@@ -144,7 +144,8 @@ def _check_together(query: SeriesQuery) -> None:
 def _check_dollars(dollars: str) -> str:
     if dollars in {CONSTANT, CURRENT}:
         return dollars
-    if dollars.isdigit() and len(dollars) == len(str(MAX_YEAR)) and MIN_YEAR <= int(dollars) <= MAX_YEAR:
+    year = dollars.isascii() and dollars.isdigit() and len(dollars) == len(str(MAX_YEAR))
+    if year and MIN_YEAR <= int(dollars) <= MAX_YEAR:
         return dollars
     raise InvalidInput(f"dollars: expected constant, current or a year such as 2019; got {dollars!r}")
 
