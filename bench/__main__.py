@@ -14,14 +14,14 @@ import secrets
 import sys
 import time
 
-from bench import load, logins, report, wrk
+from bench import load, logins, report, series, wrk
 from bench.harness import COMPARISON_PATH, LIST_PATH, Libdib, ceiling, libdib, run_sql, scratch_database
 from bench.report import Row
 
 WARMUP_SECONDS = 3
 IDLE_LOAD = 0.7
 IDLE_WAIT_SECONDS = 600
-CEILING_RATIO = {"records": 0.70, "comparisons": 0.60}
+CEILING_RATIO = {"records": 0.70, "comparisons": 0.60, "series": 0.80}
 P99_LIMIT_MS = 20.0
 
 
@@ -54,11 +54,13 @@ def http_rows(app: Libdib, dsn: str, arguments: argparse.Namespace) -> tuple[lis
         ("GET /records/{id}", app.record_paths(), "records"),
         ("GET /comparisons (races, race, base_year)", (COMPARISON_PATH,), "comparisons"),
         ("GET /records?limit=100", (LIST_PATH,), ""),
+        (series.SERIES_LABEL, (series.SERIES_PATH,), "series"),
     )
     results = []
     for label, paths, goal in targets:
         results.append(measured(app.url, wrk.Load.authenticated(app.token, paths), arguments))
         rows.append(http_row(label, results[-1], top, goal))
+    rows.append(series.chart_row(app, arguments.duration))
     return rows, results[0]
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libdib.adapters.chart import MatplotlibChartRenderer
 from libdib.adapters.clock import SystemClock
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
 from libdib.adapters.memory.store import InMemoryStore
@@ -25,6 +26,7 @@ from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import DomainError
 from libdib.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from libdib.domain.series_service import SeriesService
 from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.tokens import TokenService
 from libdib.domain.users import UserService
@@ -73,6 +75,7 @@ class Services:
     tokens: TokenService
     datasets: DatasetService
     comparisons: ComparisonService
+    series: SeriesService
     unit_of_work: UnitOfWorkFactory
     running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
@@ -139,6 +142,7 @@ def build_services(
         tokens=tokens,
         datasets=datasets,
         comparisons=ComparisonService(uow=unit_of_work),
+        series=SeriesService(uow=unit_of_work, charts=MatplotlibChartRenderer()),
         unit_of_work=unit_of_work,
         running=running,
     )

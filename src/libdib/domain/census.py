@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -116,3 +117,14 @@ class IncomeRecord:
     race: str
     constant_dollar_year: int
     observation: Observation
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedTable:
+    """Every stored row of one race group's table, in table order, with what the table says about itself."""
+
+    dataset_id: int
+    race: str
+    title: str
+    constant_dollar_year: int
+    observations: Sequence[Observation]

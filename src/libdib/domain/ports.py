@@ -12,7 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
-from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
+from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
+from libdib.domain.charts import Chart, ChartFormat
 from libdib.domain.tokens import AuthSession, Claims, TokenKind
 from libdib.domain.users import NewUser, User
 
@@ -249,6 +250,25 @@ class RecordRepository(Protocol):
     @abstractmethod
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
         """The records of these races, age bracket and years (one or two of each), in table order, in one query."""
+
+    @abstractmethod
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """The records of these race groups (of every loaded one when ``None``), each race's in table order.
+
+        With ``age_ranges``, only the rows of those brackets, and every row of ``year`` (what re-basing to its
+        dollars reads). One table per race that has such records, with its dataset's title and constant-dollar
+        year; in one query.
+        """
+
+
+class ChartRenderer(Protocol):
+    """Draws charts off the event loop."""
+
+    @abstractmethod
+    async def render(self, chart: Chart, image_format: ChartFormat) -> bytes:
+        """The image of ``chart``; raises ``Unavailable`` when too many charts are waiting to be drawn."""
 
 
 class UnitOfWork(Protocol):

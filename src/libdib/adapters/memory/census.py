@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
+from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.datasets import DatasetGone, NaturalKey, RecordExists, natural_key
 from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
 
@@ -147,3 +147,19 @@ class InMemoryRecordRepository(RecordRepository):
             if record.race in races and record.observation.age_range == age_range and record.observation.year in years
         ]
         return sorted(found, key=lambda record: record.id)
+
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """The records of these races (and brackets, or of ``year``) with their dataset's title and dollars, by id."""
+        tables = self._tables
+        rows: dict[int, list[Observation]] = {}
+        for record in sorted(tables.records.values(), key=lambda record: record.id):
+            wanted = age_ranges is None or record.observation.age_range in age_ranges or record.observation.year == year
+            if wanted and (races is None or record.race in races) and record.dataset_id in tables.datasets:
+                rows.setdefault(record.dataset_id, []).append(record.observation)
+        return [
+            LoadedTable(dataset_id, stored.dataset.race, stored.dataset.title, stored.constant_dollar_year, found)
+            for dataset_id, found in rows.items()
+            for stored in (tables.datasets[dataset_id],)
+        ]

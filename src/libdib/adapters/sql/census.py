@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
 )
@@ -28,7 +29,7 @@ from libdib.adapters.sql.connection import UnitConnection
 from libdib.adapters.sql.hot import HotQuery
 from libdib.adapters.sql.tables import DatasetRow, RecordRow
 from libdib.adapters.sql.violations import Violation, violated
-from libdib.domain.census import CensusTable, Dataset, IncomeRecord, Observation
+from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.datasets import DatasetGone, RecordExists
 from libdib.domain.errors import Conflict
 from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
@@ -63,6 +64,12 @@ COMPARED_RECORDS = HotQuery(
     .order_by(records.c.id)
 )
 """Two races and up to two years in fixed parameters, so one compiled statement serves every comparison."""
+TABLE_ROWS = (
+    select(datasets.c.id, datasets.c.race, datasets.c.title, datasets.c.constant_dollar_year, *RECORD_COLUMNS[4:])
+    .select_from(records.join(datasets, records.c.dataset_id == datasets.c.id))
+    .order_by(records.c.id)
+)
+"""Every record with its dataset's title and constant-dollar year, in table order (by id)."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
 STREAM_BATCH = 2000
@@ -273,6 +280,22 @@ class SqlRecordRepository(RecordRepository):
             "year_b": years[-1],
         }
         return [_record(row) for row in await COMPARED_RECORDS.fetch(self._connection, parameters)]
+
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """One joined query in id order, grouped by dataset in Python."""
+        statement = TABLE_ROWS if races is None else TABLE_ROWS.where(records.c.race.in_(list(races)))
+        if age_ranges is not None:
+            statement = statement.where(or_(records.c.age_range.in_(list(age_ranges)), records.c.year == year))
+        heads: dict[int, tuple[str, str, int]] = {}
+        rows: dict[int, list[Observation]] = {}
+        for row in await self._connection.execute(statement):
+            if row[0] not in heads:
+                heads[row[0]] = (row[1], row[2], row[3])
+                rows[row[0]] = []
+            rows[row[0]].append(tuple.__new__(Observation, row[4:]))
+        return [LoadedTable(dataset_id, *head, rows[dataset_id]) for dataset_id, head in heads.items()]
 
     @staticmethod
     def _select() -> Select[Any]:

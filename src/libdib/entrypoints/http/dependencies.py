@@ -13,13 +13,14 @@ T = TypeVar("T")
 
 
 def provide_all(services: Services) -> dict[str, Provide]:
-    """``settings``, ``user_service``, ``token_service``, ``dataset_service`` and ``comparison_service``."""
+    """The services by the parameter name handlers take them with, and ``settings``."""
     values = {
         "settings": services.settings,
         "user_service": services.users,
         "token_service": services.tokens,
         "dataset_service": services.datasets,
         "comparison_service": services.comparisons,
+        "series_service": services.series,
     }
     return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False) for name, value in values.items()}
 

@@ -7,6 +7,7 @@ from libdib.entrypoints.http.controllers.comparisons import ComparisonController
 from libdib.entrypoints.http.controllers.datasets import DatasetController, LegacyLoadController
 from libdib.entrypoints.http.controllers.docs import DocsController
 from libdib.entrypoints.http.controllers.records import RecordController
+from libdib.entrypoints.http.controllers.series import DimensionsController, SeriesController
 from libdib.entrypoints.http.controllers.system import SystemController
 from libdib.entrypoints.http.controllers.users import UserController
 
@@ -17,6 +18,8 @@ CONTROLLERS = (
     LegacyLoadController,
     RecordController,
     ComparisonController,
+    SeriesController,
+    DimensionsController,
     SystemController,
     DocsController,
 )

@@ -24,6 +24,17 @@ Population = Annotated[
         examples=["Asian Alone or in Combination"],
     ),
 ]
+ThousandsOrNull = Annotated[
+    int | None,
+    msgspec.Meta(description="Number with income, in thousands of people; null where the table has a symbol"),
+]
+CurrentOrNull = Annotated[
+    int | None, msgspec.Meta(description="Median income in current dollars (of the year); null for a symbol")
+]
+ConstantOrNull = Annotated[
+    int | None,
+    msgspec.Meta(description="Median income in constant dollars (of `constant_dollar_year`); null for a symbol"),
+]
 Footnote = Annotated[str, msgspec.Meta(pattern=r"^\d{1,20}$", description="The footnote number", examples=["40"])]
 
 
@@ -75,20 +86,22 @@ class LoadResponse(msgspec.Struct, frozen=True):
 class RecordResponse(msgspec.Struct, frozen=True):
     """One year row of a table; numbers with income in thousands, incomes in dollars, null for a symbol."""
 
-    id: int
-    dataset_id: int
-    race: str
-    population: str
-    age_range: str
-    year: int
-    footnote: str | None
-    male_number_with_income: int | None
-    male_median_income_current: int | None
-    male_median_income_constant: int | None
-    female_number_with_income: int | None
-    female_median_income_current: int | None
-    female_median_income_constant: int | None
-    constant_dollar_year: int
+    id: Annotated[int, msgspec.Meta(description="The record's id; stable across reloads of the same row")]
+    dataset_id: Annotated[int, msgspec.Meta(description="The id of the dataset (table) the record belongs to")]
+    race: Annotated[str, msgspec.Meta(description="The table's race group, lower case", examples=["asian"])]
+    population: Annotated[str, msgspec.Meta(description="The sub-section heading as published")]
+    age_range: Annotated[str, msgspec.Meta(description="The age bracket, in years", examples=["25-34"])]
+    year: Annotated[int, msgspec.Meta(description="The income year", examples=[2019])]
+    footnote: Annotated[
+        str | None, msgspec.Meta(description="The footnote number of a footnoted estimate (a year listed twice)")
+    ]
+    male_number_with_income: ThousandsOrNull
+    male_median_income_current: CurrentOrNull
+    male_median_income_constant: ConstantOrNull
+    female_number_with_income: ThousandsOrNull
+    female_median_income_current: CurrentOrNull
+    female_median_income_constant: ConstantOrNull
+    constant_dollar_year: Annotated[int, msgspec.Meta(description="The year whose dollars the constant columns use")]
 
     @classmethod
     def from_domain(cls, record: IncomeRecord) -> RecordResponse:

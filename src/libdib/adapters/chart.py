@@ -1,0 +1,127 @@
+"""Charts drawn with matplotlib's object-oriented API, in a child process so that no request waits on one.
+
+matplotlib holds the GIL while it lays out and draws, so a chart drawn in a thread would slow every other
+request of the worker; a process does not. Each chart gets its own ``Figure`` and canvas: no pyplot state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import multiprocessing
+import textwrap
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from libdib.domain.charts import Chart, ChartFormat, ChartLine
+from libdib.domain.errors import Unavailable
+from libdib.domain.ports import ChartRenderer
+
+MAX_WAITING = 8
+"""Charts a worker draws or queues at once; past that a request is told to come back (503)."""
+WIDTH_INCHES, HEIGHT_INCHES, DPI = 10.0, 5.6, 100
+LEGEND_INSIDE = 4
+"""Up to this many lines the legend sits inside the plot; more go in columns below it."""
+LEGEND_ROW_INCHES = 0.2
+TITLE_WIDTH = 90
+THOUSANDS_UNITS = ("dollars", "thousands of people")
+
+
+class ChartsBusy(Unavailable):
+    """Too many charts are being drawn; try again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("too many charts are being drawn right now; try again in a moment")
+
+
+class MatplotlibChartRenderer(ChartRenderer):
+    """Draws charts in the process's chart child, at most ``max_waiting`` at a time from this renderer."""
+
+    def __init__(self, max_waiting: int = MAX_WAITING) -> None:
+        self._max_waiting = max_waiting
+        self._waiting = 0
+
+    async def render(self, chart: Chart, image_format: ChartFormat) -> bytes:
+        """The chart as SVG or PNG bytes; ``ChartsBusy`` past the queue bound or when the child died."""
+        if self._waiting >= self._max_waiting:
+            raise ChartsBusy()
+        self._waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(_pool(), draw, chart, image_format)
+        except BrokenProcessPool:
+            _POOL.clear()
+            raise ChartsBusy() from None
+        finally:
+            self._waiting -= 1
+
+
+_POOL: list[ProcessPoolExecutor] = []
+"""The one chart child of this process, started on the first chart: starting it (importing matplotlib) takes
+seconds, so every renderer of the process shares it; the executor stops it at interpreter exit."""
+
+
+def _pool() -> ProcessPoolExecutor:
+    if not _POOL:
+        # spawn, not fork: the server's threads and event loop must not be copied into the child.
+        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+    return _POOL[0]
+
+
+def draw(chart: Chart, image_format: ChartFormat) -> bytes:
+    """Draw ``chart``: title, one axis per unit (at most two), a legend, the years listed twice and the source."""
+    import matplotlib  # imported in the child only: the server process never pays for it
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    inside = len(chart.lines) <= LEGEND_INSIDE
+    legend_rows = 0 if inside else -(-len(chart.lines) // 2) + 1
+    height = HEIGHT_INCHES + legend_rows * LEGEND_ROW_INCHES
+    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
+    bottom = (0.85 + legend_rows * LEGEND_ROW_INCHES) / height
+    twin = len(chart.units) > 1
+    figure.subplots_adjust(left=0.09, right=0.91 if twin else 0.97, top=1 - 0.75 / height, bottom=bottom)
+    axes = figure.add_subplot()
+    axes_of = {chart.units[0]: axes}
+    if twin:
+        axes_of[chart.units[1]] = axes.twinx()
+    palette = matplotlib.colormaps["tab10" if len(chart.lines) <= 10 else "tab20"]
+    handles: list[Any] = []
+    for number, line in enumerate(chart.lines):
+        handles += _plot(axes_of.get(line.unit, axes), line, palette(number % palette.N))
+    for unit, on in axes_of.items():
+        on.set_ylabel(unit)
+        if unit.endswith(THOUSANDS_UNITS):
+            on.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.set_xlabel(chart.x_label)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(visible=True, color="#dddddd", linewidth=0.6)
+    for number, year in enumerate(chart.listed_twice):
+        label = "year listed twice (two estimates)" if number == 0 else None
+        handles.append(axes.axvline(year, color="#888888", linestyle=":", linewidth=1.2, label=label))
+    labelled = [handle for handle in handles if not str(handle.get_label()).startswith("_")]
+    if inside:
+        axes.legend(handles=labelled, loc="best", fontsize=9, framealpha=0.9)
+    else:
+        axes.legend(
+            handles=labelled, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8, frameon=False
+        )
+    figure.suptitle("\n".join(textwrap.wrap(chart.title, TITLE_WIDTH)), fontsize=12)
+    figure.text(0.01, 0.01, chart.source, fontsize=8, color="#555555")
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "libdib"}):
+        # Text stays text in SVG (searchable, and names the series); no date, so the same chart gives the same bytes.
+        metadata = {"Date": None} if image_format is ChartFormat.SVG else {"Software": "libdib"}
+        figure.savefig(buffer, format=image_format.value, metadata=metadata)
+    return buffer.getvalue()
+
+
+def _plot(axes: Any, line: ChartLine, color: Any) -> list[Any]:
+    years = [year for year, _ in line.points]
+    values = [float("nan") if value is None else value for _, value in line.points]
+    width, style = (2.6, "-") if line.derived else (1.5, "-" if len(line.points) else "--")
+    return list(
+        axes.plot(
+            years, values, color=color, linewidth=width, linestyle=style, marker="o", markersize=3, label=line.label
+        )
+    )

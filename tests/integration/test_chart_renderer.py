@@ -1,0 +1,77 @@
+"""The matplotlib renderer: SVG and PNG that name what they show, drawn in a child process while the loop runs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+from PIL import Image
+
+from libdib.adapters.chart import ChartsBusy, MatplotlibChartRenderer, draw
+from libdib.domain.charts import SOURCE_LINE, Chart, ChartFormat, ChartLine
+
+pytestmark = pytest.mark.anyio
+
+YEARS = range(1967, 2020)
+
+
+def lines(count: int) -> tuple[ChartLine, ...]:
+    return tuple(
+        ChartLine(f"Series {n}", "2019 dollars", tuple((y, None if y == 1990 else 1000.0 * n + y) for y in YEARS))
+        for n in range(count)
+    )
+
+
+def svg_text(content: bytes) -> str:
+    root = ET.fromstring(content)  # noqa: S314 - our own output
+    return " ".join("".join(element.itertext()) for element in root.iter())
+
+
+def test_a_fourteen_series_chart_names_each_series_in_svg_and_decodes_as_png() -> None:
+    chart = Chart("Fourteen series, 1967-2019", lines(14), listed_twice=(2013, 2017))
+
+    text = svg_text(draw(chart, ChartFormat.SVG))
+    png = Image.open(io.BytesIO(draw(chart, ChartFormat.PNG)))
+
+    assert all(f"Series {n}" in text for n in range(14))
+    assert "2019 dollars" in text
+    assert "Year" in text
+    assert SOURCE_LINE in text
+    assert "year listed twice (two estimates)" in text
+    assert png.format == "PNG"
+    assert png.width >= 800
+
+
+def test_two_units_get_two_axes() -> None:
+    ratio = ChartLine("A / B", "ratio", ((2018, 1.1), (2019, 1.2)), derived=True)
+    chart = Chart("Ratio and levels", (ratio, *lines(2)), listed_twice=())
+
+    text = svg_text(draw(chart, ChartFormat.SVG))
+
+    assert "ratio" in text
+    assert "2019 dollars" in text
+
+
+async def test_the_event_loop_keeps_running_while_a_chart_is_drawn() -> None:
+    renderer = MatplotlibChartRenderer()
+    await renderer.render(Chart("warm", lines(1), ()), ChartFormat.SVG)  # starts the child process
+    chart = asyncio.ensure_future(renderer.render(Chart("Busy", lines(14), ()), ChartFormat.PNG))
+    ticks = 0
+    while not chart.done():
+        ticks += 1
+        await asyncio.sleep(0.001)
+
+    assert (await chart).startswith(b"\x89PNG")
+    assert ticks > 1
+
+
+async def test_past_its_queue_bound_a_renderer_says_it_is_busy() -> None:
+    renderer = MatplotlibChartRenderer(max_waiting=1)
+    first = asyncio.ensure_future(renderer.render(Chart("one", lines(3), ()), ChartFormat.SVG))
+    await asyncio.sleep(0)
+
+    with pytest.raises(ChartsBusy):
+        await renderer.render(Chart("two", lines(3), ()), ChartFormat.SVG)
+    assert (await first).startswith(b"<?xml")
