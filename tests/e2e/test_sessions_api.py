@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from libdib.adapters.passwords import PasslibPasswordHasher
 from libdib.bootstrap import Services, build_services
-from libdib.domain.throttle import THROTTLE_LIMIT
+from libdib.domain.ports import PasswordHasher
+from libdib.domain.throttle import ADDRESS_THROTTLE_LIMIT, THROTTLE_LIMIT
 from libdib.entrypoints.http.app import create_app
 from tests.conftest import make_settings
 from tests.e2e.served import served
@@ -161,18 +166,30 @@ async def test_x_forwarded_for_from_an_unlisted_peer_does_not_escape_the_throttl
     assert_problem(throttled, 429)
 
 
+@contextlib.asynccontextmanager
+async def peers(
+    tmp_path: Path, hasher: PasswordHasher, *addresses: str, **settings: str
+) -> AsyncIterator[tuple[Services, dict[str, httpx.AsyncClient]]]:
+    """Clients of one memory-backed app, each connecting from its own peer address."""
+    app_settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}", **settings)
+    services = build_services(app_settings, backend="memory", hasher=hasher)
+    app = create_app(app_settings, services)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            peer: await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=cast("Any", app), client=(peer, 4321)), base_url="http://api"
+                )
+            )
+            for peer in addresses
+        }
+        yield services, clients
+
+
 @pytest.fixture
 async def behind_proxy(tmp_path: Path) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """Two clients of one app that believes 10.0.0.9: one whose peer is that proxy, one whose peer is not."""
-    settings = make_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}", forwarded_allow_ips="10.0.0.9"
-    )
-    app = create_app(settings, build_services(settings, backend="memory", hasher=FastHasher()))
-    clients = {
-        peer: httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(peer, 4321)), base_url="http://api")
-        for peer in ("10.0.0.9", "10.0.0.8")
-    }
-    async with clients["10.0.0.9"], clients["10.0.0.8"]:
+    async with peers(tmp_path, FastHasher(), "10.0.0.9", "10.0.0.8", forwarded_allow_ips="10.0.0.9") as (_, clients):
         yield clients
 
 
@@ -192,6 +209,30 @@ async def test_x_forwarded_for_is_believed_from_a_listed_proxy_only(behind_proxy
     assert from_the_throttled_client.status_code == 429
     assert from_another_client.status_code == 200
     assert from_the_stranger.status_code == 429
+
+
+async def test_a_login_flood_from_one_address_gets_401s_and_429s_while_another_address_logs_in(
+    tmp_path: Path,
+) -> None:
+    hasher = PasslibPasswordHasher(max_concurrency=1, max_waiting=4)
+    async with peers(tmp_path, hasher, "198.51.100.66", "192.0.2.10") as (services, clients):
+        await services.users.sign_up("root", PASSWORD, is_admin=True)
+        flood, admin = clients["198.51.100.66"], clients["192.0.2.10"]
+
+        async def guess(name: int) -> int:
+            response = await flood.post("/auth/login", json={"username": f"random-{name}", "password": PASSWORD})
+            return response.status_code
+
+        async def log_in_as_admin() -> int:
+            await asyncio.sleep(0.05)  # into the thick of the flood
+            return (await admin.post("/auth/login", json={"username": "root", "password": PASSWORD})).status_code
+
+        *flooded, admin_status = await asyncio.gather(*(guess(name) for name in range(300)), log_in_as_admin())
+
+    answers = Counter(flooded)
+    assert set(answers) <= {401, 429}, answers
+    assert answers[429] >= 300 - ADDRESS_THROTTLE_LIMIT
+    assert admin_status == 200
 
 
 @pytest.mark.slow

@@ -4,7 +4,9 @@ An attempt is counted before its password is checked: under a lock on each of it
 the window are counted and, below the limits, one more is recorded and committed; only then is the slow hash
 run. So however many guesses arrive at once, at most ``THROTTLE_LIMIT`` of them are ever checked per key, on
 every worker (the lock and the count are in the store). A right password clears its key and takes its
-reservation back; a check that never ran (hashing busy) takes both back.
+reservation back. A check the hasher turned away (busy) is a 429 too: it takes the username's reservation
+back (the name must not be locked out by someone else's flood) and keeps the address's (the address did
+send it, so a flood from one address reaches its limit even while the hasher turns it away).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ ADDRESS_THROTTLE_LIMIT = 50
 """Failed logins allowed per client address, whatever the usernames, within ``THROTTLE_WINDOW``: a flood of
 guesses at random names from one address costs at most this many hashes, then answers 429 at once."""
 THROTTLE_WINDOW = timedelta(minutes=15)
+BUSY_RETRY_AFTER = 1
+"""Seconds to wait before trying again after the hasher turned an attempt away."""
+CHECKS_PER_ADDRESS = 2
+"""Password checks one client address may have running (or queued) at once in a worker; its further attempts
+are turned away, so a flood from one address never fills the hasher's queue ahead of everyone else's logins."""
 ADDRESS_KEY_PREFIX = "a:"
 """Address keys are prefixed; username keys are bare hex digests, so the two never meet."""
 
@@ -47,10 +54,11 @@ def address_key(client: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """A login attempt counted in advance: the failures recorded for it, one under each key."""
+    """A login attempt counted in advance: the failures recorded for it under its username and address keys."""
 
     user_key: str
-    reserved: tuple[int, ...]
+    user_failure: int
+    address_failure: int
 
 
 async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) -> Attempt:
@@ -58,7 +66,8 @@ async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) ->
 
     The caller commits. Keys are locked in sorted order, so two attempts sharing keys cannot deadlock.
     """
-    limits = {throttle_key(username, client): THROTTLE_LIMIT, address_key(client): ADDRESS_THROTTLE_LIMIT}
+    user_key, by_address = throttle_key(username, client), address_key(client)
+    limits = {user_key: THROTTLE_LIMIT, by_address: ADDRESS_THROTTLE_LIMIT}
     for key in sorted(limits):
         await uow.login_failures.lock(key)
     waits = []
@@ -68,20 +77,43 @@ async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) ->
             waits.append(max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds())))
     if waits:
         raise Throttled(f"too many failed logins; try again in {max(waits)} seconds", max(waits))
-    reserved = tuple([await uow.login_failures.record(key, now) for key in limits])
-    return Attempt(next(iter(limits)), reserved)
+    record = uow.login_failures.record
+    return Attempt(user_key, await record(user_key, now), await record(by_address, now))
 
 
 async def succeeded(uow: UnitOfWork, attempt: Attempt) -> None:
     """The password was right: forget the failures of its username key and its reservation by address."""
     await uow.login_failures.clear(attempt.user_key)
-    for failure_id in attempt.reserved:
-        await uow.login_failures.forget(failure_id)
+    await uow.login_failures.forget(attempt.address_failure)
 
 
-async def withdraw(uow_factory: UnitOfWorkFactory, attempt: Attempt) -> None:
-    """The password was never checked (hashing busy): take the attempt's reservations back."""
+async def turned_away(uow_factory: UnitOfWorkFactory, attempt: Attempt) -> Throttled:
+    """The hasher was too busy to check the password: take the username's reservation back; the error to raise."""
     async with uow_factory() as uow:
-        for failure_id in attempt.reserved:
-            await uow.login_failures.forget(failure_id)
+        await uow.login_failures.forget(attempt.user_failure)
         await uow.commit()
+    return Throttled(f"too many logins are being checked; try again in {BUSY_RETRY_AFTER} seconds", BUSY_RETRY_AFTER)
+
+
+class ChecksByAddress:
+    """How many password checks each client address has running in this worker (CPU is per worker)."""
+
+    def __init__(self, limit: int = CHECKS_PER_ADDRESS) -> None:
+        self._limit = limit
+        self._running: dict[str, int] = {}
+        """Only addresses with a check running, so it stays as small as the hasher's queue."""
+
+    def enter(self, client: str) -> bool:
+        """Start a check for ``client``; False when it already has ``limit`` running."""
+        running = self._running.get(client, 0)
+        if running >= self._limit:
+            return False
+        self._running[client] = running + 1
+        return True
+
+    def leave(self, client: str) -> None:
+        """A check of ``client`` ended."""
+        if self._running[client] == 1:
+            del self._running[client]
+        else:
+            self._running[client] -= 1

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from libdib.domain.errors import NotFound, Unauthenticated, Unavailable
-from libdib.domain.throttle import THROTTLE_WINDOW, Attempt, reserve, succeeded, withdraw
+from libdib.domain.throttle import THROTTLE_WINDOW, Attempt, ChecksByAddress, reserve, succeeded, turned_away
 from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.users import USERNAME_PATTERN, User
 
@@ -102,6 +102,7 @@ class TokenService:
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
         self._session_max_age = timedelta(seconds=session_max_age)
+        self._checks = ChecksByAddress()
 
     async def login(self, username: str, password: str, client: str) -> TokenPair:
         """Start a session for a correct password; unknown users and wrong passwords look the same.
@@ -115,7 +116,7 @@ class TokenService:
             user = await uow.users.get_by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
             await uow.commit()
         # Hash outside any unit: a connection (or the memory store's lock) is not held for the hash.
-        verified, new_hash = await self._verify(attempt, password, user)
+        verified, new_hash = await self._verify(attempt, password, user, client)
         if user is None or not verified:
             raise Unauthenticated(BAD_CREDENTIALS)
         session = AuthSession(uuid4().hex, user.id, now, self._expiry(now, now))
@@ -131,16 +132,23 @@ class TokenService:
             await uow.commit()
         return self._issue(user.id, session, now)
 
-    async def _verify(self, attempt: Attempt, password: str, user: User | None) -> tuple[bool, str | None]:
-        """Check the password (a dummy check for no user); a check that could not run withdraws the attempt."""
+    async def _verify(self, attempt: Attempt, password: str, user: User | None, client: str) -> tuple[bool, str | None]:
+        """Check the password (a dummy check for no user).
+
+        ``Throttled`` when the check is turned away: the client has ``CHECKS_PER_ADDRESS`` running, or the hasher
+        is busy.
+        """
+        if not self._checks.enter(client):
+            raise await turned_away(self._uow, attempt)
         try:
             if user is None:
                 await self._hasher.dummy_verify()
                 return False, None
             return await self._hasher.verify(password, user.password_hash)
         except Unavailable:
-            await withdraw(self._uow, attempt)
-            raise
+            raise await turned_away(self._uow, attempt) from None
+        finally:
+            self._checks.leave(client)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; the token is spent, and a replay ends its session."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
-from libdib.domain.throttle import reserve, succeeded, withdraw
+from libdib.domain.throttle import reserve, succeeded, turned_away
 from libdib.domain.token_memo import HonouredTokenMemo
 
 if TYPE_CHECKING:
@@ -156,7 +156,8 @@ class UserService:
         """Set a new password and end every other session of the user; the session ``sid`` goes on.
 
         A wrong ``current`` is a failed login for the throttle (the attempt is counted before it is checked).
-        The new password is hashed before the current one is checked, so a busy hasher answers alike either way.
+        The new password is hashed before the current one is checked, so a busy hasher answers alike either way
+        (``Throttled``, as for a login).
         """
         check_password(user.username, new, self._strength)
         async with self._uow() as uow:
@@ -169,8 +170,7 @@ class UserService:
             new_hash = await self._hasher.hash(new)
             verified, _ = await self._hasher.verify(current, stored.password_hash)
         except Unavailable:
-            await withdraw(self._uow, attempt)
-            raise
+            raise await turned_away(self._uow, attempt) from None
         if not verified:
             raise WrongPassword()
         async with self._uow() as uow:
