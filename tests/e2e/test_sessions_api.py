@@ -235,7 +235,6 @@ async def test_a_login_flood_from_one_address_gets_401s_and_429s_while_another_a
     assert admin_status == 200
 
 
-@pytest.mark.slow
 def test_libdib_serve_does_not_believe_x_forwarded_for_from_localhost_by_default(tmp_path: Path) -> None:
     with served(tmp_path, env={"LIBDIB_DATABASE_URL": ""}) as server:
         httpx.post(f"{server.url}/users", json={"username": "ada", "password": PASSWORD}).raise_for_status()
