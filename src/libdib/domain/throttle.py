@@ -64,12 +64,22 @@ class Attempt:
 async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) -> Attempt:
     """Record one failure under each key of the attempt; raises ``Throttled`` when a key reached its limit.
 
-    The caller commits. Keys are locked in sorted order, so two attempts sharing keys cannot deadlock.
+    The caller commits. The limits are checked once before the keys are locked: a throttled attempt (most of a
+    flood) is refused on a read, without queueing for the lock or writing. Then again under the locks, taken in
+    sorted order so that two attempts sharing keys cannot deadlock.
     """
     user_key, by_address = throttle_key(username, client), address_key(client)
     limits = {user_key: THROTTLE_LIMIT, by_address: ADDRESS_THROTTLE_LIMIT}
+    await _refuse_when_throttled(uow, limits, now)
     for key in sorted(limits):
         await uow.login_failures.lock(key)
+    await _refuse_when_throttled(uow, limits, now)
+    record = uow.login_failures.record
+    return Attempt(user_key, await record(user_key, now), await record(by_address, now))
+
+
+async def _refuse_when_throttled(uow: UnitOfWork, limits: dict[str, int], now: datetime) -> None:
+    """Raise ``Throttled`` when a key has reached its limit, with the wait until its oldest failure expires."""
     waits = []
     for key, limit in limits.items():
         failures, oldest = await uow.login_failures.since(key, now - THROTTLE_WINDOW)
@@ -77,8 +87,6 @@ async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) ->
             waits.append(max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds())))
     if waits:
         raise Throttled(f"too many failed logins; try again in {max(waits)} seconds", max(waits))
-    record = uow.login_failures.record
-    return Attempt(user_key, await record(user_key, now), await record(by_address, now))
 
 
 async def succeeded(uow: UnitOfWork, attempt: Attempt) -> None:
