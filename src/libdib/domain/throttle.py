@@ -4,9 +4,9 @@ An attempt is counted before its password is checked: under a lock on each of it
 the window are counted and, below the limits, one more is recorded and committed; only then is the slow hash
 run. So however many guesses arrive at once, at most ``THROTTLE_LIMIT`` of them are ever checked per key, on
 every worker (the lock and the count are in the store). A right password clears its key and takes its
-reservation back. A check the hasher turned away (busy) is a 429 too: it takes the username's reservation
-back (the name must not be locked out by someone else's flood) and keeps the address's (the address did
-send it, so a flood from one address reaches its limit even while the hasher turns it away).
+reservation back. A check turned away (the hasher busy, or its address with ``CHECKS_PER_ADDRESS`` running)
+is a 429 that takes both back: it was never checked, so it must not lock out the name, nor the address's
+other users (many people share an address behind a NAT).
 """
 
 from __future__ import annotations
@@ -60,6 +60,11 @@ class Attempt:
     user_failure: int
     address_failure: int
 
+    @property
+    def reserved(self) -> tuple[int, int]:
+        """Both recorded failures."""
+        return self.user_failure, self.address_failure
+
 
 async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) -> Attempt:
     """Record one failure under each key of the attempt; raises ``Throttled`` when a key reached its limit.
@@ -96,9 +101,10 @@ async def succeeded(uow: UnitOfWork, attempt: Attempt) -> None:
 
 
 async def turned_away(uow_factory: UnitOfWorkFactory, attempt: Attempt) -> Throttled:
-    """The hasher was too busy to check the password: take the username's reservation back; the error to raise."""
+    """The password was not checked (no capacity): take the attempt's reservations back; the error to raise."""
     async with uow_factory() as uow:
-        await uow.login_failures.forget(attempt.user_failure)
+        for failure_id in attempt.reserved:
+            await uow.login_failures.forget(failure_id)
         await uow.commit()
     return Throttled(f"too many logins are being checked; try again in {BUSY_RETRY_AFTER} seconds", BUSY_RETRY_AFTER)
 
