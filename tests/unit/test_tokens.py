@@ -6,6 +6,7 @@ test the domain's rules; signatures and expiry belong to the pyjwt adapter (test
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -438,3 +439,34 @@ async def test_a_max_age_shorter_than_the_token_lifetimes_cuts_the_first_pair() 
     assert (pair.expires_in, pair.refresh_expires_in) == (600, 600)
     access = claims_of(pair.access_token)
     assert access.exp - access.iat == 600
+
+
+class HeldHasher(CountingHasher):
+    """A hasher whose checks wait until the test releases them, so that they overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        await self.release.wait()
+        return await super().verify(password, password_hash)
+
+
+async def test_a_third_check_from_one_address_at_once_is_turned_away_and_other_addresses_are_not(
+    world: World,
+) -> None:
+    await world.add_user()
+    held = HeldHasher()
+    tokens = token_service(world.store, world.clock, held)
+    running = [asyncio.create_task(tokens.login("ada", PASSWORD, CLIENT)) for _ in range(2)]
+    elsewhere = asyncio.create_task(tokens.login("ada", PASSWORD, "10.0.0.2"))
+    await asyncio.sleep(0.01)
+
+    with pytest.raises(Throttled) as turned_away:
+        await tokens.login("ada", PASSWORD, CLIENT)
+
+    held.release.set()
+    await asyncio.gather(*running, elsewhere)
+    assert turned_away.value.retry_after == 1
+    await tokens.login("ada", PASSWORD, CLIENT)
