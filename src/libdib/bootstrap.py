@@ -127,6 +127,7 @@ def build_services(
         clock=clock,
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
+        session_max_age=settings.session_max_age,
         memo=memo,
     )
     datasets = DatasetService(

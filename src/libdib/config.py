@@ -6,6 +6,7 @@ Nothing imports a global settings object; ``Settings.load()`` is called by the e
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ CENSUS_P8_URLS = tuple(
 )
 """The Census Bureau's published P-8 workbooks: all races, white, white not Hispanic, black, Asian, Hispanic."""
 MIB = 1024 * 1024
+LIST_FIELDS = frozenset({"census_source", "cors_origins", "forwarded_allow_ips"})
+"""Settings given as comma-separated lists."""
 
 
 class Environment(enum.StrEnum):
@@ -67,6 +70,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Lifetime of an access token, in seconds."""
     refresh_token_ttl: Seconds = 3600
     """Lifetime of a refresh token (and so of an idle session), in seconds."""
+    session_max_age: Seconds = 86_400
+    """Seconds a login session may live, however often it is refreshed."""
     census_source: tuple[str, ...] = CENSUS_P8_URLS
     """Workbook paths, directories or http(s) URLs that ``load`` reads."""
     admin_username: str | None = None
@@ -81,6 +86,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """The largest workbook accepted, uploaded or downloaded."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call the API from a browser."""
+    forwarded_allow_ips: tuple[str, ...] = ()
+    """Proxy addresses or networks (``10.0.0.0/8``) whose ``X-Forwarded-For`` is believed; no one else's is."""
     download_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
     """Seconds a workbook download may take."""
     log_level: LogLevel = LogLevel.INFO
@@ -120,7 +127,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         for key, value in raw.items():
             name = key.removeprefix(PREFIX).lower()
             if key.startswith(PREFIX) and name in fields and value != "":
-                values[name] = _split(value) if name in {"census_source", "cors_origins"} else value
+                values[name] = _split(value) if name in LIST_FIELDS else value
         if isinstance(values.get("log_level"), str):
             values["log_level"] = values["log_level"].upper()
         try:
@@ -149,6 +156,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL, not SQLite")
         if (self.admin_username is None) != (self.admin_password is None):
             raise SettingsError(f"{PREFIX}ADMIN_USERNAME and {PREFIX}ADMIN_PASSWORD: set both or neither")
+        for proxy in self.forwarded_allow_ips:
+            _check_proxy(proxy)
+
+
+def _check_proxy(proxy: str) -> None:
+    """Refuse what uvicorn's proxy middleware would silently never match (it compares strictly)."""
+    try:
+        if "/" in proxy:
+            ipaddress.ip_network(proxy)
+        else:
+            ipaddress.ip_address(proxy)
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}FORWARDED_ALLOW_IPS: {proxy!r} is neither an IP address nor a network such as 10.0.0.0/8",
+        ) from None
 
 
 def _split(value: str) -> list[str]:

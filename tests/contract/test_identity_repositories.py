@@ -295,9 +295,11 @@ async def test_every_change_that_may_withdraw_a_token_moves_the_revocation_epoch
 ) -> None:
     ada = await add_user(uow_factory)
     sid = await start_session(uow_factory, ada)
+    await start_session(uow_factory, ada)
     withdrawals = {
         "revoke_session": lambda uow: uow.sessions.revoke_session(sid),
         "revoke_token": lambda uow: uow.sessions.revoke_token("j" * 32, NOW + HOUR),
+        "revoke_other_sessions": lambda uow: uow.sessions.revoke_other_sessions(ada.id, keep_sid=None),
         "set_admin": lambda uow: uow.users.set_admin(ada.id, is_admin=True),
         "delete_user": lambda uow: uow.users.delete(ada.id),
     }
@@ -326,3 +328,85 @@ async def test_the_epoch_stays_put_for_logins_refreshes_and_uncommitted_revocati
         await uow.sessions.revoke_session(sid)  # and no commit
 
     assert await epoch(uow_factory) == before
+
+
+async def test_revoking_a_revoked_token_is_reported_and_leaves_the_epoch_alone(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        assert await uow.sessions.revoke_token("j" * 32, NOW + HOUR) is True
+        await uow.commit()
+    before = await epoch(uow_factory)
+
+    async with uow_factory() as uow:
+        assert await uow.sessions.revoke_token("j" * 32, NOW + HOUR) is False
+        await uow.commit()
+
+    assert await epoch(uow_factory) == before
+
+
+async def test_ending_the_other_sessions_keeps_the_one_named_and_other_users_sessions(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ada, bob = await add_user(uow_factory, "ada"), await add_user(uow_factory, "bob")
+    kept, ended, ended_too = [await start_session(uow_factory, ada) for _ in range(3)]
+    bobs = await start_session(uow_factory, bob)
+
+    async with uow_factory() as uow:
+        assert await uow.sessions.revoke_other_sessions(ada.id, keep_sid=kept) == 2
+        await uow.commit()
+
+    assert await active(uow_factory, access(ada, kept)) == ada
+    assert await active(uow_factory, access(ada, ended)) is None
+    assert await active(uow_factory, access(ada, ended_too)) is None
+    assert await active(uow_factory, access(bob, bobs)) == bob
+
+
+async def test_ending_sessions_when_none_is_live_ends_none_and_leaves_the_epoch_alone(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ada = await add_user(uow_factory)
+    only = await start_session(uow_factory, ada)
+    before = await epoch(uow_factory)
+
+    async with uow_factory() as uow:
+        assert await uow.sessions.revoke_other_sessions(ada.id, keep_sid=only) == 0
+        await uow.commit()
+
+    assert await epoch(uow_factory) == before
+    async with uow_factory() as uow:
+        assert await uow.sessions.revoke_other_sessions(ada.id, keep_sid=None) == 1
+        await uow.commit()
+    assert await active(uow_factory, access(ada, only)) is None
+
+
+async def test_a_session_is_read_back_with_its_times(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory)
+    sid = await start_session(uow_factory, ada, expires_at=NOW + 2 * HOUR)
+
+    async with uow_factory() as uow:
+        assert await uow.sessions.get(sid) == AuthSession(sid, ada.id, NOW, NOW + 2 * HOUR)
+        assert await uow.sessions.get("n" * 32) is None
+
+
+async def test_a_recorded_failure_can_be_forgotten_alone(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.login_failures.lock("ada|10.0.0.1")
+        first = await uow.login_failures.record("ada|10.0.0.1", NOW - timedelta(minutes=1))
+        second = await uow.login_failures.record("ada|10.0.0.1", NOW)
+        await uow.commit()
+    assert first != second
+
+    async with uow_factory() as uow:
+        await uow.login_failures.forget(first)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.login_failures.since("ada|10.0.0.1", NOW - HOUR) == (1, NOW)
+
+
+async def test_the_admins_are_listed_under_lock(uow_factory: UnitOfWorkFactory) -> None:
+    ada = await add_user(uow_factory, "ada", is_admin=True)
+    await add_user(uow_factory, "bob")
+    root = await add_user(uow_factory, "root", is_admin=True)
+
+    async with uow_factory() as uow:
+        assert await uow.users.lock_admins() == [ada.id, root.id]

@@ -104,7 +104,8 @@ async def test_a_dummy_verification_costs_about_as_much_as_a_real_one(hasher: Pa
     assert 0.5 < dummy / real < 2
 
 
-async def test_hashing_does_not_block_the_event_loop(hasher: PasslibPasswordHasher) -> None:
+async def test_hashing_does_not_block_the_event_loop() -> None:
+    hasher = PasslibPasswordHasher(max_waiting=12)  # all twelve queue, none is turned away
     ticks = 0
     done = False
 
@@ -150,3 +151,26 @@ async def test_hashes_run_on_threads_that_yield_the_cpu_to_serving(hasher: Passl
     assert hashing, "hashes run on libdib's own named threads"
     assert {os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) for thread in hashing} == {19}
     assert serving < 19
+
+
+async def test_callers_past_the_queue_bound_are_turned_away_before_any_hash_finishes() -> None:
+    hasher = PasslibPasswordHasher(max_concurrency=1, max_waiting=2)
+    finished: list[str] = []
+    refused: list[int] = []
+
+    async def hash_or_refuse(caller: int) -> None:
+        try:
+            await hasher.hash(PASSWORD)
+        except Unavailable:
+            # Refused at once: no hash of the three admitted callers has finished yet.
+            refused.append(len(finished))
+        else:
+            finished.append("hash")
+
+    async with anyio.create_task_group() as group:
+        for caller in range(6):
+            group.start_soon(hash_or_refuse, caller)
+
+    # One hashing, two waiting: the other three are refused without waiting for any of them.
+    assert len(finished) == 3
+    assert refused == [0, 0, 0]

@@ -23,6 +23,8 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.max_upload_bytes == 10 * 1024 * 1024
     assert settings.census_source == CENSUS_P8_URLS
     assert settings.is_sqlite
+    assert settings.session_max_age == 86400
+    assert settings.forwarded_allow_ips == ()
 
 
 def test_values_are_parsed_from_strings() -> None:
@@ -32,11 +34,15 @@ def test_values_are_parsed_from_strings() -> None:
         allow_signup="false",
         census_source="a.xlsx, dir/ ,https://example.org/p08w.xlsx",
         cors_origins="https://a.example,https://b.example",
+        session_max_age="7200",
+        forwarded_allow_ips="10.0.0.1, 192.168.0.0/16,::1",
     )
     assert settings.access_token_ttl == 60
     assert settings.allow_signup is False
     assert settings.census_source == ("a.xlsx", "dir/", "https://example.org/p08w.xlsx")
     assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.session_max_age == 7200
+    assert settings.forwarded_allow_ips == ("10.0.0.1", "192.168.0.0/16", "::1")
 
 
 def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
@@ -56,6 +62,10 @@ def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"database_url": "mysql://db/x"}, "LIBDIB_DATABASE_URL", "postgresql+asyncpg://"),
         ({"jwt_secret": "short"}, "LIBDIB_JWT_SECRET", "at least 32 characters"),
         ({"admin_username": "root"}, "LIBDIB_ADMIN_PASSWORD", "both or neither"),
+        ({"session_max_age": "0"}, "LIBDIB_SESSION_MAX_AGE", ">= 1"),
+        ({"forwarded_allow_ips": "proxy.local"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'proxy.local' is neither"),
+        ({"forwarded_allow_ips": "10.0.0.1/8"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'10.0.0.1/8' is neither"),
+        ({"forwarded_allow_ips": "*"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'*' is neither"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(env: dict[str, str], named: str, says: str) -> None:

@@ -6,16 +6,19 @@ test the domain's rules; signatures and expiry belong to the pyjwt adapter (test
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import pytest
 
 from libdib.adapters.memory.store import InMemoryStore
-from libdib.domain.errors import Throttled, Unauthenticated
-from libdib.domain.ports import TokenCodec, UnitOfWork
+from libdib.domain.errors import Throttled, Unauthenticated, Unavailable
+from libdib.domain.ports import PasswordHasher, TokenCodec, UnitOfWork
+from libdib.domain.throttle import ADDRESS_THROTTLE_LIMIT, THROTTLE_LIMIT
+from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.tokens import (
-    THROTTLE_LIMIT,
     Claims,
     InvalidToken,
     TokenKind,
@@ -90,18 +93,27 @@ class World:
                 await self.tokens.login(username, "not the password", client)
 
 
-@pytest.fixture
-def world() -> World:
-    store, clock, hasher = InMemoryStore(), FixedClock(), CountingHasher()
-    tokens = TokenService(
+def token_service(store: InMemoryStore, clock: FixedClock, hasher: PasswordHasher, **options: Any) -> TokenService:
+    """A token service over ``store`` with the plain codec; ``options`` as ``TokenService`` takes them."""
+    return TokenService(
         uow=store.unit_of_work,
         codec=PlainCodec(),
         hasher=hasher,
         clock=clock,
         access_ttl=ACCESS_TTL,
         refresh_ttl=REFRESH_TTL,
+        **options,
     )
-    return World(store, clock, hasher, tokens)
+
+
+def make_world(**options: Any) -> World:
+    store, clock, hasher = InMemoryStore(), FixedClock(), CountingHasher()
+    return World(store, clock, hasher, token_service(store, clock, hasher, **options))
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world()
 
 
 def claims_of(token: str) -> Claims:
@@ -312,8 +324,9 @@ async def test_purging_removes_expired_rows_and_keeps_live_ones(world: World) ->
     world.clock.advance(600 + 120)
     purged = await world.tokens.purge_expired()
 
-    # The first session, its revoked access token and the two failures are gone; the second session stays.
-    assert purged == 4
+    # The first session, its revoked access token and the two failures (counted by username and by address)
+    # are gone; the second session stays.
+    assert purged == 6
     await world.tokens.authenticate(live.access_token)
     with pytest.raises(InvalidToken):
         await world.tokens.refresh(old.refresh_token)
@@ -331,3 +344,129 @@ async def test_a_refresh_slides_the_session_expiry_forward(world: World) -> None
 
     await world.tokens.authenticate(renewed.access_token)
     await world.tokens.refresh(renewed.refresh_token)
+
+
+async def test_failures_for_many_usernames_from_one_address_throttle_that_address(world: World) -> None:
+    await world.add_user()
+    for name in range(ADDRESS_THROTTLE_LIMIT):
+        await world.fail(f"random-{name}")
+    checks = world.hasher.verifications
+
+    with pytest.raises(Throttled):
+        await world.fail("random-new")
+    with pytest.raises(Throttled):
+        await world.login()
+
+    assert world.hasher.verifications == checks
+    await world.login(client="10.0.0.2")
+
+
+class BusyHasher(CountingHasher):
+    """A hasher that has no free slot: every check is turned away."""
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:  # noqa: ARG002 - the port's
+        raise Unavailable("password hashing is busy; try again in a few seconds")
+
+    async def dummy_verify(self) -> None:
+        raise Unavailable("password hashing is busy; try again in a few seconds")
+
+
+async def test_a_guess_the_busy_hasher_turned_away_is_a_429_that_does_not_count(world: World) -> None:
+    await world.add_user()
+    await world.fail(times=THROTTLE_LIMIT - 1)
+    busy = token_service(world.store, world.clock, BusyHasher())
+
+    for _ in range(ADDRESS_THROTTLE_LIMIT):
+        with pytest.raises(Throttled) as turned_away:
+            await busy.login("ada", "not the password", CLIENT)
+    assert turned_away.value.retry_after == 1
+
+    # Neither the username's 9 failures nor the address's grew: both still take a guess.
+    await world.fail()
+    await world.fail("someone-else")
+
+
+class CountingMemo(HonouredTokenMemo):
+    """A memo that counts how often a change made the service wait for the other workers."""
+
+    settles = 0
+
+    async def settle(self) -> None:
+        self.settles += 1
+        await super().settle()
+
+
+async def test_revoking_a_revoked_token_again_does_not_wait_for_the_workers(world: World) -> None:
+    memo = CountingMemo(lease=0)
+    tokens = token_service(world.store, world.clock, world.hasher, memo=memo)
+    await world.add_user()
+    pair = await world.login()
+    await tokens.revoke(pair.access_token)
+    async with world.unit() as uow:
+        epoch = await uow.sessions.revocation_epoch()
+
+    for _ in range(3):
+        await tokens.revoke(pair.access_token)
+
+    assert memo.settles == 1
+    async with world.unit() as uow:
+        assert await uow.sessions.revocation_epoch() == epoch
+
+
+async def test_a_session_ends_at_its_max_age_however_often_it_is_refreshed() -> None:
+    world = make_world(session_max_age=2 * REFRESH_TTL)
+    await world.add_user()
+    pair = await world.login()
+    for _ in range(3):
+        world.clock.advance(REFRESH_TTL / 2)
+        pair = await world.tokens.refresh(pair.refresh_token)
+    # 1.5 refresh TTLs in: the session has half a TTL left, and its new tokens are cut to it.
+    assert pair.refresh_expires_in == REFRESH_TTL // 2
+    assert claims_of(pair.refresh_token).exp == claims_of(pair.refresh_token).iat + REFRESH_TTL // 2
+
+    world.clock.advance(REFRESH_TTL / 2)
+
+    with pytest.raises(InvalidToken, match="maximum age"):
+        await world.tokens.refresh(pair.refresh_token)
+
+
+async def test_a_max_age_shorter_than_the_token_lifetimes_cuts_the_first_pair() -> None:
+    world = make_world(session_max_age=600)
+    await world.add_user()
+
+    pair = await world.login()
+
+    assert (pair.expires_in, pair.refresh_expires_in) == (600, 600)
+    access = claims_of(pair.access_token)
+    assert access.exp - access.iat == 600
+
+
+class HeldHasher(CountingHasher):
+    """A hasher whose checks wait until the test releases them, so that they overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        await self.release.wait()
+        return await super().verify(password, password_hash)
+
+
+async def test_a_third_check_from_one_address_at_once_is_turned_away_and_other_addresses_are_not(
+    world: World,
+) -> None:
+    await world.add_user()
+    held = HeldHasher()
+    tokens = token_service(world.store, world.clock, held)
+    running = [asyncio.create_task(tokens.login("ada", PASSWORD, CLIENT)) for _ in range(2)]
+    elsewhere = asyncio.create_task(tokens.login("ada", PASSWORD, "10.0.0.2"))
+    await asyncio.sleep(0.01)
+
+    with pytest.raises(Throttled) as turned_away:
+        await tokens.login("ada", PASSWORD, CLIENT)
+
+    held.release.set()
+    await asyncio.gather(*running, elsewhere)
+    assert turned_away.value.retry_after == 1
+    await tokens.login("ada", PASSWORD, CLIENT)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from libdib.bootstrap import Services
-from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from libdib.domain.users import InvalidUsername, UsernameTaken, WeakPassword
+from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Throttled, Unauthenticated
+from libdib.domain.throttle import THROTTLE_LIMIT
+from libdib.domain.users import InvalidUsername, LastAdmin, UsernameTaken, WeakPassword, WrongPassword
 from tests.fakes import FastHasher, FixedClock
 
 pytestmark = pytest.mark.anyio
 
 PASSWORD = "quartz-lantern-migrates-slowly"
 OTHER_PASSWORD = "velvet-harbor-sings-quietly"
+CLIENT = "10.0.0.1"
 
 
 async def test_signing_up_stores_a_hashed_password_and_the_creation_time(
@@ -135,3 +137,95 @@ async def test_ensure_admin_twice_changes_nothing(memory_services: Services) -> 
 async def test_ensure_admin_applies_the_password_policy(memory_services: Services) -> None:
     with pytest.raises(InvalidInput, match=r"^password: use at least 12 characters \(you used 5\)"):
         await memory_services.users.ensure_admin("root", "short")
+
+
+async def test_the_last_admin_may_not_delete_themself_but_one_of_two_may(memory_services: Services) -> None:
+    root = await memory_services.users.sign_up("root", PASSWORD, is_admin=True)
+    ada = await memory_services.users.sign_up("ada", PASSWORD, is_admin=True)
+
+    await memory_services.users.delete(root, ada.id)
+    with pytest.raises(LastAdmin) as refused:
+        await memory_services.users.delete(root, root.id)
+
+    assert isinstance(refused.value, Conflict)
+    assert await memory_services.users.get(root.id) == root
+
+
+async def test_a_user_may_still_delete_themself_while_a_single_admin_exists(memory_services: Services) -> None:
+    await memory_services.users.sign_up("root", PASSWORD, is_admin=True)
+    ada = await memory_services.users.sign_up("ada", PASSWORD)
+
+    await memory_services.users.delete(ada, ada.id)
+
+    with pytest.raises(NotFound):
+        await memory_services.users.get(ada.id)
+
+
+async def test_changing_the_password_ends_every_other_session_and_keeps_the_calling_one(
+    memory_services: Services,
+) -> None:
+    ada = await memory_services.users.sign_up("ada", PASSWORD)
+    calling, other = [await memory_services.tokens.login("ada", PASSWORD, CLIENT) for _ in range(2)]
+    _, claims = await memory_services.tokens.authenticate(calling.access_token)
+
+    await memory_services.users.change_password(ada, claims.sid, PASSWORD, OTHER_PASSWORD, CLIENT)
+
+    await memory_services.tokens.authenticate(calling.access_token)
+    await memory_services.tokens.refresh(calling.refresh_token)
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.authenticate(other.access_token)
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.refresh(other.refresh_token)
+    await memory_services.tokens.login("ada", OTHER_PASSWORD, CLIENT)
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+
+
+async def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failed_login(
+    memory_services: Services,
+) -> None:
+    ada = await memory_services.users.sign_up("ada", PASSWORD)
+    pair = await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+    _, claims = await memory_services.tokens.authenticate(pair.access_token)
+
+    for _ in range(THROTTLE_LIMIT):
+        with pytest.raises(WrongPassword):
+            await memory_services.users.change_password(ada, claims.sid, "not the password", OTHER_PASSWORD, CLIENT)
+
+    with pytest.raises(Throttled):
+        await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+    with pytest.raises(Throttled):
+        await memory_services.users.change_password(ada, claims.sid, PASSWORD, OTHER_PASSWORD, CLIENT)
+    await memory_services.tokens.login("ada", PASSWORD, "10.0.0.2")
+
+
+async def test_a_new_password_must_follow_the_sign_up_rules(memory_services: Services) -> None:
+    ada = await memory_services.users.sign_up("ada", PASSWORD)
+
+    with pytest.raises(WeakPassword, match="must not contain your username"):
+        await memory_services.users.change_password(ada, "s" * 32, PASSWORD, "ada-" + OTHER_PASSWORD, CLIENT)
+
+    await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+
+
+async def test_ensure_admin_with_a_changed_password_ends_every_session_of_that_admin(
+    memory_services: Services,
+) -> None:
+    await memory_services.users.ensure_admin("root", PASSWORD)
+    pair = await memory_services.tokens.login("root", PASSWORD, CLIENT)
+
+    await memory_services.users.ensure_admin("root", OTHER_PASSWORD)
+
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.authenticate(pair.access_token)
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.refresh(pair.refresh_token)
+
+
+async def test_ensure_admin_with_the_same_password_keeps_the_sessions(memory_services: Services) -> None:
+    await memory_services.users.ensure_admin("root", PASSWORD)
+    pair = await memory_services.tokens.login("root", PASSWORD, CLIENT)
+
+    await memory_services.users.ensure_admin("root", PASSWORD)
+
+    await memory_services.tokens.authenticate(pair.access_token)

@@ -22,6 +22,9 @@ T = TypeVar("T")
 BCRYPT_MAX_BYTES = 72
 """bcrypt only ever used the first 72 bytes; bcrypt 5 raises instead of truncating (LIBRARY-NOTES §6)."""
 DEFAULT_WAIT_SECONDS = 5.0
+QUEUE_PER_THREAD = 4
+"""Callers that may wait for a hashing thread, per thread; past that they are turned away at once, so that a
+flood of logins is refused early instead of making everyone (a legitimate login too) wait seconds for a slot."""
 STRENGTH_INPUT_LIMIT = 128
 """zxcvbn's matching grows fast with length (and it raises past 72 characters unless told otherwise);
 the policy allows no longer passwords anyway."""
@@ -61,11 +64,17 @@ def default_concurrency() -> int:
 class PasslibPasswordHasher(PasswordHasher):
     """argon2id for new hashes; bcrypt hashes still verify and are replaced on login.
 
-    Every hash runs in one of ``max_concurrency`` low-priority worker threads; a caller that waits longer
-    than ``wait_seconds`` for a free one gets ``Unavailable`` (503) instead of queueing without bound.
+    Every hash runs in one of ``max_concurrency`` low-priority worker threads. At most ``max_waiting`` callers
+    queue for a free one; any more, and any caller that waits longer than ``wait_seconds``, get ``Unavailable``
+    (503) instead of queueing without bound.
     """
 
-    def __init__(self, max_concurrency: int | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        max_concurrency: int | None = None,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        max_waiting: int | None = None,
+    ) -> None:
         self._context = CryptContext(
             schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"], **ARGON2_SETTINGS
         )
@@ -73,6 +82,7 @@ class PasslibPasswordHasher(PasswordHasher):
         self._limiter = anyio.CapacityLimiter(threads)
         self._threads = ThreadPoolExecutor(threads, "libdib-hash", initializer=_lower_thread_priority)
         self._wait_seconds = wait_seconds
+        self._max_waiting = QUEUE_PER_THREAD * threads if max_waiting is None else max_waiting
         # A real hash of a random password, so a login for an unknown user costs one real verification.
         self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
 
@@ -102,6 +112,8 @@ class PasslibPasswordHasher(PasswordHasher):
         return matches, None
 
     async def _off_loop(self, work: Callable[..., T], *args: str) -> T:
+        if self._limiter.available_tokens < 1 and self._limiter.statistics().tasks_waiting >= self._max_waiting:
+            raise Unavailable("password hashing is busy; try again in a few seconds")
         try:
             with anyio.fail_after(self._wait_seconds):
                 await self._limiter.acquire()

@@ -91,6 +91,13 @@ class UserRepository(Protocol):
     async def delete(self, user_id: int) -> bool:
         """Delete a user and their sessions, advancing the revocation epoch; False when there was no such user."""
 
+    @abstractmethod
+    async def lock_admins(self) -> list[int]:
+        """The ids of every admin, read after waiting for any other unit that locked them to end.
+
+        The lock holds until this unit ends, so two units deleting admins at once run one after the other.
+        """
+
 
 class SessionRepository(Protocol):
     """Login sessions, spent refresh tokens and revoked tokens."""
@@ -112,8 +119,22 @@ class SessionRepository(Protocol):
         """End a session: every token of it stops working. Advances the revocation epoch."""
 
     @abstractmethod
-    async def revoke_token(self, jti: str, expires_at: datetime) -> None:
-        """Revoke exactly one token until it would have expired anyway. Advances the revocation epoch."""
+    async def revoke_token(self, jti: str, expires_at: datetime) -> bool:
+        """Revoke exactly one token until it would have expired anyway; False when it was revoked already.
+
+        Advances the revocation epoch only when the token was not revoked before: a repeat withdraws nothing.
+        """
+
+    @abstractmethod
+    async def revoke_other_sessions(self, user_id: int, keep_sid: str | None) -> int:
+        """End every live session of a user but ``keep_sid`` (all with None); returns how many ended.
+
+        Advances the revocation epoch, as ``revoke_session`` does, when any session ended.
+        """
+
+    @abstractmethod
+    async def get(self, sid: str) -> AuthSession | None:
+        """The session with this id, revoked or not, if it is still stored."""
 
     @abstractmethod
     async def revocation_epoch(self) -> int:
@@ -138,8 +159,16 @@ class LoginFailureRepository(Protocol):
     """Failed login attempts, by throttle key (username and client address)."""
 
     @abstractmethod
-    async def record(self, key: str, at: datetime) -> None:
-        """Remember one failed attempt."""
+    async def lock(self, key: str) -> None:
+        """Wait for any other unit holding ``key`` to end, then hold it until this unit ends."""
+
+    @abstractmethod
+    async def record(self, key: str, at: datetime) -> int:
+        """Remember one failed attempt; returns its id."""
+
+    @abstractmethod
+    async def forget(self, failure_id: int) -> None:
+        """Delete one recorded attempt (a reservation that turned out not to be a failure)."""
 
     @abstractmethod
     async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import enum
-import hashlib
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from libdib.domain.errors import NotFound, Throttled, Unauthenticated
+from libdib.domain.errors import NotFound, Unauthenticated, Unavailable
+from libdib.domain.throttle import THROTTLE_WINDOW, Attempt, ChecksByAddress, reserve, succeeded, turned_away
 from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.users import USERNAME_PATTERN, User
 
 if TYPE_CHECKING:
     # ports.py imports this module for the token vocabulary; the service only needs the ports for annotations.
-    from libdib.domain.ports import Clock, PasswordHasher, TokenCodec, UnitOfWork, UnitOfWorkFactory
+    from libdib.domain.ports import Clock, PasswordHasher, TokenCodec, UnitOfWorkFactory
 
 
 class TokenKind(enum.StrEnum):
@@ -67,21 +66,11 @@ class InvalidToken(Unauthenticated):
     """The token is malformed, badly signed, expired, of the wrong kind or revoked."""
 
 
-THROTTLE_LIMIT = 10
-"""Failed logins allowed per username and client address within ``THROTTLE_WINDOW``."""
-THROTTLE_WINDOW = timedelta(minutes=15)
+DEFAULT_SESSION_MAX_AGE = 86_400
+"""Seconds a session may live after its login, however often it is refreshed."""
 PURGE_GRACE = timedelta(minutes=1)
 """Revocation rows outlive their token's expiry by this much, since decoders accept a little clock skew."""
 BAD_CREDENTIALS = "invalid username or password"
-
-
-def throttle_key(username: str, client: str) -> str:
-    """The key failed logins are counted under: the username in any letter case, and the client address.
-
-    Hashed: a fixed length whatever was typed (NUL bytes included), and no names or addresses kept at rest.
-    """
-    typed = f"{username.lower()}\x1f{client}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(typed).hexdigest()
 
 
 def expiry_of(claims: Claims) -> datetime:
@@ -102,6 +91,7 @@ class TokenService:
         access_ttl: int,
         refresh_ttl: int,
         memo: HonouredTokenMemo | None = None,
+        session_max_age: int = DEFAULT_SESSION_MAX_AGE,
     ) -> None:
         """Without a ``memo``, every request's token is checked in the store."""
         self._uow = uow
@@ -111,37 +101,54 @@ class TokenService:
         self._clock = clock
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
+        self._session_max_age = timedelta(seconds=session_max_age)
+        self._checks = ChecksByAddress()
 
     async def login(self, username: str, password: str, client: str) -> TokenPair:
-        """Start a session for a correct password; unknown users and wrong passwords look the same."""
-        key, now = throttle_key(username, client), self._clock.now()
-        async with self._uow(read_only=True) as uow:
-            failures = await self._failures_unless_throttled(uow, key, now)
+        """Start a session for a correct password; unknown users and wrong passwords look the same.
+
+        The attempt is counted as a failure before the password is checked (see ``throttle``).
+        """
+        now = self._clock.now()
+        async with self._uow() as uow:
+            attempt = await reserve(uow, username, client, now)
             # A name that breaks the username rule cannot exist; it is not sent to the database at all.
             user = await uow.users.get_by_username(username) if USERNAME_PATTERN.fullmatch(username) else None
-        # Hash outside any unit: a connection (or the memory store's lock) is not held for ~100 ms.
-        if user is None:
-            await self._hasher.dummy_verify()
-            verified, new_hash = False, None
-        else:
-            verified, new_hash = await self._hasher.verify(password, user.password_hash)
+            await uow.commit()
+        # Hash outside any unit: a connection (or the memory store's lock) is not held for the hash.
+        verified, new_hash = await self._verify(attempt, password, user, client)
+        if user is None or not verified:
+            raise Unauthenticated(BAD_CREDENTIALS)
+        session = AuthSession(uuid4().hex, user.id, now, self._expiry(now, now))
         async with self._uow() as uow:
-            if user is None or not verified:
-                await uow.login_failures.record(key, now)
-                await uow.commit()
-                raise Unauthenticated(BAD_CREDENTIALS)
-            if failures:
-                await uow.login_failures.clear(key)
+            await succeeded(uow, attempt)
             if new_hash is not None:
                 await uow.users.set_password_hash(user.id, new_hash)
-            sid = uuid4().hex
             try:
-                await uow.sessions.start(AuthSession(sid, user.id, now, now + timedelta(seconds=self._refresh_ttl)))
+                await uow.sessions.start(session)
             except NotFound:
                 # The account was deleted while its password was being verified.
                 raise Unauthenticated(BAD_CREDENTIALS) from None
             await uow.commit()
-        return self._issue(user.id, sid, now)
+        return self._issue(user.id, session, now)
+
+    async def _verify(self, attempt: Attempt, password: str, user: User | None, client: str) -> tuple[bool, str | None]:
+        """Check the password (a dummy check for no user).
+
+        ``Throttled`` when the check is turned away: the client has ``CHECKS_PER_ADDRESS`` running, or the hasher
+        is busy.
+        """
+        if not self._checks.enter(client):
+            raise await turned_away(self._uow, attempt)
+        try:
+            if user is None:
+                await self._hasher.dummy_verify()
+                return False, None
+            return await self._hasher.verify(password, user.password_hash)
+        except Unavailable:
+            raise await turned_away(self._uow, attempt) from None
+        finally:
+            self._checks.leave(client)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; the token is spent, and a replay ends its session."""
@@ -155,9 +162,13 @@ class TokenService:
                 await uow.commit()
                 await self.memo.settle()
                 raise InvalidToken("this refresh token was already used; the session is ended, log in again")
-            await uow.sessions.extend(claims.sid, now + timedelta(seconds=self._refresh_ttl))
+            session = await uow.sessions.get(claims.sid)
+            if session is None or now >= session.created_at + self._session_max_age:
+                raise InvalidToken("the session reached its maximum age; log in again")
+            session = replace(session, expires_at=self._expiry(session.created_at, now))
+            await uow.sessions.extend(claims.sid, session.expires_at)
             await uow.commit()
-        return self._issue(claims.user_id, claims.sid, now)
+        return self._issue(claims.user_id, session, now)
 
     async def authenticate(self, access_token: str) -> tuple[User, Claims]:
         """The user an access token speaks for, if the token is valid and still honoured.
@@ -193,9 +204,11 @@ class TokenService:
             except InvalidToken:
                 raise not_access from None
         async with self._uow() as uow:
-            await uow.sessions.revoke_token(claims.jti, expiry_of(claims))
+            newly_revoked = await uow.sessions.revoke_token(claims.jti, expiry_of(claims))
             await uow.commit()
-        await self.memo.settle()
+        # Revoking a revoked token withdraws nothing: no epoch moved, so no worker forgets anything, and no wait.
+        if newly_revoked:
+            await self.memo.settle()
 
     async def sync_memo(self) -> None:
         """Read the revocation epoch into this worker's memo (run every ``memo.sync_interval`` seconds)."""
@@ -215,18 +228,16 @@ class TokenService:
             await uow.commit()
         return purged
 
-    async def _failures_unless_throttled(self, uow: UnitOfWork, key: str, now: datetime) -> int:
-        """The recent failed logins under ``key``; raises ``Throttled`` when there are too many."""
-        failures, oldest = await uow.login_failures.since(key, now - THROTTLE_WINDOW)
-        if failures >= THROTTLE_LIMIT and oldest is not None:
-            retry_after = max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
-            raise Throttled(f"too many failed logins; try again in {retry_after} seconds", retry_after)
-        return failures
+    def _expiry(self, created_at: datetime, now: datetime) -> datetime:
+        """When a session started at ``created_at`` and renewed ``now`` ends: a refresh TTL on, within its max age."""
+        return min(now + timedelta(seconds=self._refresh_ttl), created_at + self._session_max_age)
 
-    def _issue(self, user_id: int, sid: str, now: datetime) -> TokenPair:
+    def _issue(self, user_id: int, session: AuthSession, now: datetime) -> TokenPair:
+        """A new pair of the session; neither token outlives the session (its ``expires_at``)."""
         iat = int(now.timestamp())
+        ends = int(session.expires_at.timestamp())
         access, refresh = (
-            Claims(str(user_id), kind, uuid4().hex, sid, iat, iat + ttl)
+            Claims(str(user_id), kind, uuid4().hex, session.sid, iat, min(iat + ttl, ends))
             for kind, ttl in ((TokenKind.ACCESS, self._access_ttl), (TokenKind.REFRESH, self._refresh_ttl))
         )
-        return TokenPair(self._codec.encode(access), self._codec.encode(refresh), self._access_ttl, self._refresh_ttl)
+        return TokenPair(self._codec.encode(access), self._codec.encode(refresh), access.exp - iat, refresh.exp - iat)

@@ -7,12 +7,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
+from libdib.domain.throttle import reserve, succeeded, turned_away
 from libdib.domain.token_memo import HonouredTokenMemo
 
 if TYPE_CHECKING:
     # ports.py imports this module for User and NewUser; the service only needs the port types for annotations.
-    from libdib.domain.ports import Clock, PasswordHasher, PasswordStrength, UnitOfWorkFactory
+    from libdib.domain.ports import Clock, PasswordHasher, PasswordStrength, UnitOfWork, UnitOfWorkFactory
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,50}$")
 MIN_PASSWORD_LENGTH = 12
@@ -48,6 +49,20 @@ class UsernameTaken(Conflict):
     def __init__(self, username: str) -> None:
         super().__init__(f"username: {username!r} is taken (names are compared regardless of case); choose another")
         self.username = username
+
+
+class LastAdmin(Conflict):
+    """Deleting this account would leave no admin (no one could load data any more)."""
+
+    def __init__(self) -> None:
+        super().__init__("this is the last admin account; make another user an admin before deleting it")
+
+
+class WrongPassword(Unauthenticated):
+    """The current password given to change it is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("current_password: wrong password")
 
 
 class InvalidUsername(InvalidInput):
@@ -124,10 +139,47 @@ class UserService:
         if actor.id != user_id and not actor.is_admin:
             raise Forbidden("you may delete only your own account (or be an admin)")
         async with self._uow() as uow:
+            await self._refuse_to_delete_the_last_admin(uow, user_id)
             if not await uow.users.delete(user_id):
                 raise NotFound(f"there is no user with id {user_id}")
             await uow.commit()
         await self._memo.settle()
+
+    @staticmethod
+    async def _refuse_to_delete_the_last_admin(uow: UnitOfWork, user_id: int) -> None:
+        """Raise ``LastAdmin`` when ``user_id`` is the only admin; holds the admins locked until the unit ends."""
+        target = await uow.users.get(user_id)
+        if target is not None and target.is_admin and await uow.users.lock_admins() == [user_id]:
+            raise LastAdmin()
+
+    async def change_password(self, user: User, sid: str, current: str, new: str, client: str) -> None:
+        """Set a new password and end every other session of the user; the session ``sid`` goes on.
+
+        A wrong ``current`` is a failed login for the throttle (the attempt is counted before it is checked).
+        The new password is hashed before the current one is checked, so a busy hasher answers alike either way
+        (``Throttled``, as for a login).
+        """
+        check_password(user.username, new, self._strength)
+        async with self._uow() as uow:
+            attempt = await reserve(uow, user.username, client, self._clock.now())
+            stored = await uow.users.get(user.id)
+            await uow.commit()
+        if stored is None:
+            raise NotFound(f"there is no user with id {user.id}")
+        try:
+            new_hash = await self._hasher.hash(new)
+            verified, _ = await self._hasher.verify(current, stored.password_hash)
+        except Unavailable:
+            raise await turned_away(self._uow, attempt) from None
+        if not verified:
+            raise WrongPassword()
+        async with self._uow() as uow:
+            await succeeded(uow, attempt)
+            await uow.users.set_password_hash(user.id, new_hash)
+            ended = await uow.sessions.revoke_other_sessions(user.id, keep_sid=sid)
+            await uow.commit()
+        if ended:
+            await self._memo.settle()
 
     async def ensure_admin(self, username: str, password: str) -> User:
         """Make sure ``username`` exists, is an admin and has ``password``; running it again changes nothing."""
@@ -144,5 +196,8 @@ class UserService:
             await uow.users.set_admin(existing.id, is_admin=True)
             if new_hash is not None:
                 await uow.users.set_password_hash(existing.id, new_hash)
+                # Whoever logged in with the old password is logged out: the operator changed it for a reason.
+                await uow.sessions.revoke_other_sessions(existing.id, keep_sid=None)
             await uow.commit()
+        await self._memo.settle()
         return replace(existing, is_admin=True, password_hash=new_hash or existing.password_hash)

@@ -122,6 +122,8 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1; the app believes only LIBDIB_FORWARDED_ALLOW_IPS.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     listening = _listening_socket(config)

@@ -90,6 +90,10 @@ class InMemoryUserRepository(UserRepository):
         _delete_where(self._state.table(SPENT), lambda _, spent: spent.sid in ended)
         return True
 
+    async def lock_admins(self) -> list[int]:
+        """The ids of every admin (units run one at a time, so holding them needs nothing more)."""
+        return sorted(user.id for user in self._users.values() if user.is_admin)
+
 
 class InMemorySessionRepository(SessionRepository):
     """Sessions, spent refresh tokens and revoked tokens."""
@@ -126,10 +130,31 @@ class InMemorySessionRepository(SessionRepository):
             self._sessions[sid] = replace(self._sessions[sid], revoked=True)
         self._state.next_id(EPOCH)
 
-    async def revoke_token(self, jti: str, expires_at: datetime) -> None:
-        """Revoke one token until its expiry; advances the revocation epoch."""
-        self._revoked.setdefault(jti, expires_at)
+    async def revoke_token(self, jti: str, expires_at: datetime) -> bool:
+        """Revoke one token until its expiry; advances the revocation epoch unless it was revoked already."""
+        if jti in self._revoked:
+            return False
+        self._revoked[jti] = expires_at
         self._state.next_id(EPOCH)
+        return True
+
+    async def revoke_other_sessions(self, user_id: int, keep_sid: str | None) -> int:
+        """End the user's live sessions but ``keep_sid``; advances the revocation epoch when any ended."""
+        ending = [
+            sid
+            for sid, stored in self._sessions.items()
+            if stored.session.user_id == user_id and not stored.revoked and sid != keep_sid
+        ]
+        for sid in ending:
+            self._sessions[sid] = replace(self._sessions[sid], revoked=True)
+        if ending:
+            self._state.next_id(EPOCH)
+        return len(ending)
+
+    async def get(self, sid: str) -> AuthSession | None:
+        """The stored session with this id, if any."""
+        stored = self._sessions.get(sid)
+        return None if stored is None else stored.session
 
     async def revocation_epoch(self) -> int:
         """How many times a token may have been withdrawn."""
@@ -158,9 +183,18 @@ class InMemoryLoginFailureRepository(LoginFailureRepository):
         self._state = state
         self._failures: dict[int, _Failure] = state.table(FAILURES)
 
-    async def record(self, key: str, at: datetime) -> None:
-        """Remember one failed attempt."""
-        self._failures[self._state.next_id(FAILURES)] = _Failure(key, at)
+    async def lock(self, key: str) -> None:
+        """Nothing to do: units run one at a time."""
+
+    async def record(self, key: str, at: datetime) -> int:
+        """Remember one failed attempt; returns its id."""
+        failure_id = self._state.next_id(FAILURES)
+        self._failures[failure_id] = _Failure(key, at)
+        return failure_id
+
+    async def forget(self, failure_id: int) -> None:
+        """Delete one recorded attempt."""
+        self._failures.pop(failure_id, None)
 
     async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
         """How many failures of ``key`` came after ``since``, and the oldest of them."""

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Delete,
     Insert,
     Table,
+    Update,
     and_,
     bindparam,
     delete,
@@ -27,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from libdib.adapters.sql.connection import UnitConnection
 from libdib.adapters.sql.hot import HotQuery
 from libdib.adapters.sql.tables import (
+    LockRow,
     LoginFailureRow,
     RevocationEpochRow,
     RevokedTokenRow,
@@ -46,6 +48,10 @@ spent: Table = SpentRefreshTokenRow.__table__  # type: ignore[assignment]
 revoked: Table = RevokedTokenRow.__table__  # type: ignore[assignment]
 failures: Table = LoginFailureRow.__table__  # type: ignore[assignment]
 epoch: Table = RevocationEpochRow.__table__  # type: ignore[assignment]
+locks: Table = LockRow.__table__  # type: ignore[assignment]
+ADMINS_LOCK = "admins"
+"""The lock name of the set of admins (throttle keys are hex digests, so never this)."""
+SESSION_COLUMNS = (sessions.c.sid, sessions.c.user_id, sessions.c.created_at, sessions.c.expires_at)
 
 USER_COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.is_admin, users.c.created_at)
 ACTIVE_USER = HotQuery(
@@ -79,7 +85,19 @@ async def _advance_epoch(connection: UnitConnection) -> None:
     await connection.execute(update(epoch).values(value=epoch.c.value + 1))
 
 
-async def _count(connection: UnitConnection, statement: Delete | Insert) -> int:
+async def _lock(connection: UnitConnection, name: str) -> None:
+    """Upsert the lock row of ``name``: PostgreSQL keeps the row locked, and SQLite the database, until the unit ends.
+
+    An upsert rather than ``SELECT ... FOR UPDATE``: it needs no row to exist, and on SQLite only a write makes a
+    transaction wait for another one's commit instead of reading beside it.
+    """
+    statement = _insert_or_ignore(connection, locks).values(name=name)
+    await connection.execute(
+        statement.on_conflict_do_update(index_elements=[locks.c.name], set_={"name": statement.excluded.name}),
+    )
+
+
+async def _count(connection: UnitConnection, statement: Delete | Insert | Update) -> int:
     result: CursorResult[Any] = await connection.execute(statement)
     return max(result.rowcount, 0)
 
@@ -137,6 +155,12 @@ class SqlUserRepository(UserRepository):
         await _advance_epoch(self._connection)
         return True
 
+    async def lock_admins(self) -> list[int]:
+        """Lock the set of admins (the ``admins`` lock row), then read their ids."""
+        await _lock(self._connection, ADMINS_LOCK)
+        statement = select(users.c.id).where(users.c.is_admin.is_(True)).order_by(users.c.id)
+        return list((await self._connection.execute(statement)).scalars())
+
 
 class SqlSessionRepository(SessionRepository):
     """Sessions in ``auth_sessions``, with ``spent_refresh_tokens`` and ``revoked_tokens``."""
@@ -186,15 +210,34 @@ class SqlSessionRepository(SessionRepository):
         await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(revoked=True))
         await _advance_epoch(self._connection)
 
-    async def revoke_token(self, jti: str, expires_at: datetime) -> None:
-        """Record one revoked token (revoking it twice is harmless); advances the epoch."""
+    async def revoke_token(self, jti: str, expires_at: datetime) -> bool:
+        """Record one revoked token; advances the epoch only when the token was not recorded before."""
         statement = (
             _insert_or_ignore(self._connection, revoked)
             .values(jti=jti, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=[revoked.c.jti])
+            .returning(revoked.c.jti)
         )
-        await self._connection.execute(statement)
+        if (await self._connection.execute(statement)).first() is None:
+            return False
         await _advance_epoch(self._connection)
+        return True
+
+    async def revoke_other_sessions(self, user_id: int, keep_sid: str | None) -> int:
+        """Mark the user's live sessions but ``keep_sid`` revoked; advances the epoch when any were."""
+        statement = update(sessions).where(sessions.c.user_id == user_id, sessions.c.revoked.is_(False))
+        if keep_sid is not None:
+            statement = statement.where(sessions.c.sid != keep_sid)
+        ended = await _count(self._connection, statement.values(revoked=True))
+        if ended:
+            await _advance_epoch(self._connection)
+        return ended
+
+    async def get(self, sid: str) -> AuthSession | None:
+        """The stored session with this id, if any."""
+        statement = select(*SESSION_COLUMNS).where(sessions.c.sid == sid)
+        row = (await self._connection.execute(statement)).one_or_none()
+        return None if row is None else AuthSession(*row)
 
     async def revocation_epoch(self) -> int:
         """The epoch's value."""
@@ -220,9 +263,18 @@ class SqlLoginFailureRepository(LoginFailureRepository):
     def __init__(self, connection: UnitConnection) -> None:
         self._connection = connection
 
-    async def record(self, key: str, at: datetime) -> None:
-        """Insert one failure."""
-        await self._connection.execute(insert(failures).values(key=key, at=at))
+    async def lock(self, key: str) -> None:
+        """Hold the lock row of ``key`` until the unit ends."""
+        await _lock(self._connection, key)
+
+    async def record(self, key: str, at: datetime) -> int:
+        """Insert one failure; returns its id."""
+        statement = insert(failures).values(key=key, at=at).returning(failures.c.id)
+        return int((await self._connection.execute(statement)).scalar_one())
+
+    async def forget(self, failure_id: int) -> None:
+        """Delete one failure."""
+        await self._connection.execute(delete(failures).where(failures.c.id == failure_id))
 
     async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
         """Count the failures of ``key`` after ``since`` and find the oldest, in one query."""
@@ -235,5 +287,7 @@ class SqlLoginFailureRepository(LoginFailureRepository):
         await self._connection.execute(delete(failures).where(failures.c.key == key))
 
     async def purge_before(self, before: datetime) -> int:
-        """Delete failures older than ``before``."""
-        return await _count(self._connection, delete(failures).where(failures.c.at < before))
+        """Delete failures older than ``before``, and the lock rows no failure needs any more (uncounted)."""
+        purged = await _count(self._connection, delete(failures).where(failures.c.at < before))
+        await self._connection.execute(delete(locks).where(~exists().where(failures.c.key == locks.c.name)))
+        return purged

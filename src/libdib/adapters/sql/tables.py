@@ -96,6 +96,13 @@ class LoginFailureRow(Base):
     __table_args__ = (Index("ix_login_failures_key_at", key, at),)
 
 
+class LockRow(Base):
+    """A name units lock by upserting its row, so that they run one after another (migration 0006)."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class DatasetRow(Base):
     """A loaded P-8 table: one per race group."""
 

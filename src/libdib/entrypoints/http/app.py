@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from libdib.bootstrap import Services, build_services, purge_periodically, sync_memo_periodically
 from libdib.config import MIB, Settings
 from libdib.entrypoints.http.auth import bearer_auth_middleware, requires_admin
+from libdib.entrypoints.http.clients import trusting_proxies
 from libdib.entrypoints.http.controllers import CONTROLLERS
 from libdib.entrypoints.http.controllers.docs import docs_assets
 from libdib.entrypoints.http.dependencies import provide_all
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     document_errors(app.openapi_schema, _admin_operations(app))
     # Wrapped around the whole handler, not in the route middleware, so that requests no route matches (404, 405)
     # are logged and get a request id and the security headers too.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    app.asgi_handler = trusting_proxies(RequestContextMiddleware(app.asgi_handler), settings.forwarded_allow_ips)
     return app
 
 

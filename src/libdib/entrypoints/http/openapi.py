@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Components,
     OAuthFlow,
@@ -30,6 +31,8 @@ BEARER = "BearerToken"
 OAUTH2 = "OAuth2Password"
 PUBLIC: list[dict[str, list[str]]] = [{}]
 """``security=PUBLIC`` on a handler documents it as open to anyone."""
+THROTTLED = ResponseSpec(None, description="Too many failed logins for this username or address; see Retry-After")
+"""The 429 of every route that checks a password."""
 
 DESCRIPTION = """
 libdib serves the US Census Bureau's historical income table P-8 ("Age--People, by Median Income and Sex"):

@@ -19,7 +19,8 @@ from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from libdib.domain.tokens import Claims, TokenService
 from libdib.domain.users import User
 from libdib.entrypoints.http.auth import bearer_token
-from libdib.entrypoints.http.openapi import PUBLIC
+from libdib.entrypoints.http.clients import client_address
+from libdib.entrypoints.http.openapi import PUBLIC, THROTTLED
 from libdib.entrypoints.http.schemas.identity import LoginRequest, TokenResponse
 
 JSON = "application/json"
@@ -100,9 +101,7 @@ class AuthController(Controller):
         responses={
             401: ResponseSpec(None, description="Wrong username or password (the same answer for both)"),
             415: ResponseSpec(None, description="The body is neither JSON nor a form"),
-            429: ResponseSpec(
-                None, description="Too many failed logins for this username and address; see Retry-After"
-            ),
+            429: THROTTLED,
         },
     )
     async def login(
@@ -110,8 +109,7 @@ class AuthController(Controller):
     ) -> TokenResponse:
         """Starts a session: an access token for `Authorization: Bearer`, and a refresh token to renew it."""
         credentials = await read_credentials(request)
-        client = request.client.host if request.client else "unknown"
-        pair = await token_service.login(credentials.username, credentials.password, client)
+        pair = await token_service.login(credentials.username, credentials.password, client_address(request))
         return TokenResponse.from_domain(pair)
 
     @post(

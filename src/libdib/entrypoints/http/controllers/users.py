@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import RequestBody
@@ -13,9 +13,10 @@ from libdib.config import Settings
 from libdib.domain.errors import Forbidden
 from libdib.domain.tokens import Claims
 from libdib.domain.users import User, UserService
-from libdib.entrypoints.http.openapi import PUBLIC
+from libdib.entrypoints.http.clients import client_address
+from libdib.entrypoints.http.openapi import PUBLIC, THROTTLED
 from libdib.entrypoints.http.parameters import UserId
-from libdib.entrypoints.http.schemas.identity import SignUpRequest, UserResponse
+from libdib.entrypoints.http.schemas.identity import ChangePasswordRequest, SignUpRequest, UserResponse
 
 
 class UserController(Controller):
@@ -60,6 +61,7 @@ class UserController(Controller):
         responses={
             403: ResponseSpec(None, description="Neither the account's owner nor an admin"),
             404: ResponseSpec(None, description="No such user"),
+            409: ResponseSpec(None, description="The last admin account cannot be deleted"),
         },
     )
     async def delete_user(
@@ -67,3 +69,25 @@ class UserController(Controller):
     ) -> None:
         """Allowed for the user themself and for admins; every token of the deleted user stops working at once."""
         await user_service.delete(request.user, user_id)
+
+    @put(
+        "/me/password",
+        operation_id="ChangePassword",
+        summary="Change the password of the access token's account",
+        status_code=204,
+        responses={
+            401: ResponseSpec(None, description="`current_password` is wrong (counted as a failed login)"),
+            422: ResponseSpec(None, description="`new_password` breaks the rules; `detail` says how"),
+            429: THROTTLED,
+        },
+    )
+    async def change_password(
+        self,
+        request: Request[User, Claims, Any],
+        data: RequestBody[ChangePasswordRequest],
+        user_service: NamedDependency[UserService],
+    ) -> None:
+        """Every other session of the account ends at once; the calling session goes on."""
+        await user_service.change_password(
+            request.user, request.auth.sid, data.current_password, data.new_password, client_address(request)
+        )

@@ -39,6 +39,13 @@ class SignUpRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     password: Password
 
 
+class ChangePasswordRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The password in use, and the one to use from now on."""
+
+    current_password: LoginPassword
+    new_password: Password
+
+
 class LoginRequest(msgspec.Struct, frozen=True):
     """Credentials, as JSON or as an OAuth2 password-grant form (whose other fields are ignored)."""
 
