@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import SCREENSHOTS, Explorer
+from tests.browser.conftest import BRIEF_REFRESH_SECONDS, SCREENSHOTS, Explorer
 from tests.browser.page import ExplorerPage
 
 pytestmark = pytest.mark.long
@@ -106,6 +108,27 @@ def test_a_shared_link_asks_to_sign_in_then_shows_the_same_view_and_a_reload_kee
     assert page.chart_is_drawn()
 
 
+def test_a_keyboard_alone_reaches_the_controls_and_changes_the_view(
+    explorer: Explorer, browser: webdriver.Chrome
+) -> None:
+    page = ExplorerPage(browser, explorer.url)
+    page.open("races=white,asian&sex=female&age_range=25-34")
+    sign_in(page, explorer)
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    for _ in range(40):
+        if browser.switch_to.active_element.get_attribute("id") == "compare":
+            break
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "compare", "Tab never reached the compare control"
+
+    browser.switch_to.active_element.send_keys(Keys.ARROW_DOWN)
+    page.wait_for_view()
+    assert page.query() == "races=white,asian&sex=female&age_range=25-34&compare=difference"
+    assert page.table()["headers"][1] == "White \u2212 Asian", "the first race chosen stays first"
+    assert page.chart_is_drawn()
+
+
 def test_api_errors_are_a_sentence_next_to_the_control_that_caused_them_never_a_blank_chart(
     explorer: Explorer, browser: webdriver.Chrome
 ) -> None:
@@ -145,7 +168,7 @@ def test_the_csv_button_downloads_the_same_points_as_the_api(
     downloaded = tmp_path / "libdib-series.csv"
     page.wait(downloaded.is_file, "the CSV was never downloaded")
     page.wait(lambda: downloaded.stat().st_size > 0, "the CSV stayed empty")
-    assert downloaded.read_text() == api(explorer, f"{GAP}&format=csv").text
+    assert downloaded.read_bytes() == api(explorer, f"{GAP}&format=csv").content
 
 
 def test_a_new_visitor_creates_an_account_on_the_page_and_is_told_why_a_weak_password_is_refused(
@@ -184,7 +207,7 @@ def test_an_expired_access_token_is_renewed_and_an_expired_session_asks_to_sign_
     assert page.chart_is_drawn()
     assert not page.visible("sign-in")
 
-    time.sleep(2 + LEEWAY_SECONDS + 1)  # past the refresh token too
+    time.sleep(BRIEF_REFRESH_SECONDS + LEEWAY_SECONDS + 1)  # past the refresh token too
     page.choose_sex("female")
     page.wait(lambda: page.visible("sign-in"), "an expired session did not ask to sign in")
     assert "session has expired" in page.text("sign-in-reason")

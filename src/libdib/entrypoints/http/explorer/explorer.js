@@ -25,6 +25,7 @@ const WIDE = window.matchMedia("(min-width: 56rem)"); // the stylesheet's two-co
 const $ = (id) => document.getElementById(id);
 
 class SessionEnded extends Error {}
+class Unreachable extends Error {}
 
 // ---------------------------------------------------------------------------------------------- session
 
@@ -66,10 +67,12 @@ function refreshTokens() {
         method: "POST",
         headers: { Authorization: `Bearer ${spent.refresh}`, Accept: "application/json" },
       });
-      if (!response.ok) {
+      if (response.status === 401) {
         forgetSession();
         throw new SessionEnded("refresh refused");
       }
+      // Anything else (busy, throttled, down) says nothing about the session: keep it and let the visitor retry.
+      if (!response.ok) throw new Unreachable(`the session could not be renewed (the server answered ${response.status})`);
       keepSession(await response.json(), spent.username);
     })().finally(() => {
       refreshing = null;
@@ -163,26 +166,35 @@ async function signIn(event) {
   if (!password) return formError("password", "Enter your password.");
   $("sign-in-submit").disabled = true;
   try {
-    if (signingUp) {
-      const created = await postJson("/users", { username, password });
-      if (!created.ok) return signUpFailed(created.status, await problemOf(created));
-    }
-    const response = await postJson("/auth/login", { username, password });
-    if (!response.ok) {
-      const { detail } = await problemOf(response);
-      const fallback = response.status === 401 ? "wrong username or password" : `the server answered ${response.status}`;
-      return formError("password", sentence(detail, fallback));
-    }
-    keepSession(await response.json(), username);
-    $("password").value = "";
-    $("sign-in").hidden = true;
-    await start();
-  } catch (error) {
-    formError("password", "The server could not be reached; try again.");
-    console.error(error);
+    if (!(await logIn(username, password))) return;
+  } catch {
+    return formError("password", "The server could not be reached; try again.");
   } finally {
     $("sign-in-submit").disabled = false;
   }
+  $("password").value = "";
+  $("sign-in").hidden = true;
+  await start();
+}
+
+// Signs up first when asked to; true once the tab holds a session, else the form says what went wrong.
+async function logIn(username, password) {
+  if (signingUp) {
+    const created = await postJson("/users", { username, password });
+    if (!created.ok) {
+      signUpFailed(created.status, await problemOf(created));
+      return false;
+    }
+  }
+  const response = await postJson("/auth/login", { username, password });
+  if (!response.ok) {
+    const { detail } = await problemOf(response);
+    const fallback = response.status === 401 ? "wrong username or password" : `the server answered ${response.status}`;
+    formError("password", sentence(detail, fallback));
+    return false;
+  }
+  keepSession(await response.json(), username);
+  return true;
 }
 
 function signUpFailed(status, { detail, errors }) {
@@ -233,7 +245,10 @@ function queryOf(state) {
 
 function stateFromControls() {
   const state = readState(); // keeps what has no control (population)
-  state.races = [...document.querySelectorAll("#races input:checked")].map((box) => box.value).join(",");
+  // Races keep the order they were chosen in: a comparison is the first minus (or over) the second.
+  const checked = [...document.querySelectorAll("#races input:checked")].map((box) => box.value);
+  const before = state.races.split(",").filter((race) => checked.includes(race));
+  state.races = [...before, ...checked.filter((race) => !before.includes(race))].join(",");
   state.sex = document.querySelector("input[name=sex]:checked")?.value || "";
   for (const name of ["age_range", "measure", "dollars", "units", "base_year", "compare", "from", "to", "editions"]) {
     state[name] = $(name).value;
@@ -410,8 +425,8 @@ async function showView() {
   } catch (error) {
     if (number !== viewNumber) return;
     if (error instanceof SessionEnded) return sessionExpired();
-    console.error(error);
-    showNoChart("No chart: the server could not be reached. Check the connection and change any control to retry.");
+    const why = error instanceof Unreachable ? error.message : "the server could not be reached";
+    showNoChart(`No chart: ${why}. Change any control to try again.`);
   } finally {
     if (number === viewNumber) $("results").setAttribute("aria-busy", "false");
   }
@@ -536,9 +551,14 @@ function number(value) {
 
 async function downloadCsv() {
   const query = queryOf(readState());
+  $("csv-error").textContent = "";
   try {
     const response = await authorized(`/series?${query}&format=csv`, "text/csv");
-    if (!response.ok) return showError(response.status, await problemOf(response));
+    if (!response.ok) {
+      const { detail } = await problemOf(response);
+      $("csv-error").textContent = sentence(detail, `the API answered ${response.status}`);
+      return;
+    }
     const link = document.createElement("a");
     link.href = URL.createObjectURL(await response.blob());
     link.download = "libdib-series.csv";
@@ -548,7 +568,7 @@ async function downloadCsv() {
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   } catch (error) {
     if (error instanceof SessionEnded) return sessionExpired();
-    console.error(error);
+    $("csv-error").textContent = error instanceof Unreachable ? sentence(error.message) : "The server could not be reached.";
   }
 }
 
