@@ -455,7 +455,7 @@ function showData(state, data, picture) {
     img.src = chartUrl;
     img.alt = `Line chart: ${title}. The table below gives every number in it.`;
   }
-  const mark = twice.length ? ` Years marked ${MARK} are listed twice; see the note under the chart.` : "";
+  const mark = twice.length ? ` Years marked ${MARK} are listed twice; see the note above the table.` : "";
   $("chart-caption").textContent = picture
     ? `${title}.${mark}`
     : `The chart could not be drawn; the numbers are in the table below.${mark}`;
