@@ -171,7 +171,7 @@ def test_the_csv_button_downloads_the_same_points_as_the_api(
     assert downloaded.read_bytes() == api(explorer, f"{GAP}&format=csv").content
 
 
-def test_a_new_visitor_creates_an_account_on_the_page_and_is_told_why_a_weak_password_is_refused(
+def test_a_new_visitor_creates_an_account_on_the_page_is_told_why_a_weak_password_is_refused_and_signs_out(
     explorer: Explorer, browser: webdriver.Chrome
 ) -> None:
     page = ExplorerPage(browser, explorer.url)
@@ -187,6 +187,14 @@ def test_a_new_visitor_creates_an_account_on_the_page_and_is_told_why_a_weak_pas
     assert page.text("who") == "Signed in as newcomer"
     assert page.query() == "races=asian,white&sex=female&age_range=25-34", "a first visit starts from a useful view"
     assert page.chart_is_drawn()
+    token = page.session()["access"]
+
+    page.element("sign-out").click()
+    page.wait(lambda: page.visible("sign-in"), "signing out did not ask to sign in")
+    assert "signed out" in page.text("sign-in-reason")
+    assert page.session() is None
+    refused = httpx.get(f"{explorer.url}/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401, "signing out ended the session on the server too"
 
 
 def test_an_expired_access_token_is_renewed_and_an_expired_session_asks_to_sign_in_again(

@@ -34,6 +34,23 @@ async def test_the_page_and_its_two_files_are_open_without_a_token_and_typed_for
     assert '<script type="module" src="/explore/explorer.js">' in page.text
 
 
+async def test_a_shared_link_with_every_parameter_of_the_series_query_opens_the_page_titled_with_its_view(
+    client: Client,
+) -> None:
+    view = (
+        "races=white,asian&sex=female&age_range=25-34&population=white alone&measure=median_income&dollars=2019"
+        "&units=index&base_year=2010&compare=ratio&from=2002&to=2019&editions=first"
+    )
+    page = await client.get(f"/explore?{view}")
+    hostile = await client.get("/explore?races=<script>alert(1)</script>")
+
+    assert page.status_code == 200
+    assert "<title>white,asian \u00b7 female \u00b7 25-34 \u00b7 white alone" in page.text
+    assert "2010 \u00b7 ratio \u00b7 2002 \u00b7 2019 \u00b7 first: libdib explorer</title>" in page.text
+    assert "<script>alert(1)</script>" not in hostile.text
+    assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;: libdib explorer</title>" in hostile.text
+
+
 async def test_the_page_loads_nothing_from_elsewhere_and_runs_no_inline_script(client: Client) -> None:
     page = await client.get("/explore")
     files = [

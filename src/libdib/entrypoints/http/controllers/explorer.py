@@ -6,11 +6,14 @@ with the visitor's bearer token, so it opens no door the API keeps shut.
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from importlib.resources import files
+from typing import Annotated
 
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from libdib.config import Settings
 
@@ -21,6 +24,9 @@ PAGE_CSP = (
 )
 """Only the page's own script and stylesheet run; the chart is an image from a blob of the API's SVG."""
 SIGNUP_MARK = "{{signup}}"
+VIEW_MARK = "{{view}}"
+View = Annotated[str | None, QueryParameter(max_length=200)]
+"""A part of the page's view, spelled as the ``/series`` query; the page's script reads it, the API judges it."""
 NO_CACHE = {"cache-control": "no-cache"}
 
 
@@ -38,10 +44,35 @@ class ExplorerController(Controller):
     opt = {"exclude_from_auth": True}  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @get("/", media_type=MediaType.HTML)
-    async def page(self, settings: NamedDependency[Settings]) -> Response[str]:
-        """The page; it offers sign-up only while ``POST /users`` is open."""
-        html = _asset("index.html").replace(SIGNUP_MARK, "open" if settings.allow_signup else "closed")
-        return Response(html, media_type=MediaType.HTML, headers={**NO_CACHE, "content-security-policy": PAGE_CSP})
+    async def page(
+        self,
+        *,
+        settings: NamedDependency[Settings],
+        races: View = None,
+        sex: View = None,
+        age_range: View = None,
+        population: View = None,
+        measure: View = None,
+        dollars: View = None,
+        units: View = None,
+        base_year: View = None,
+        compare: View = None,
+        from_: Annotated[str | None, QueryParameter(name="from", max_length=200)] = None,
+        to: View = None,
+        editions: View = None,
+    ) -> Response[str]:
+        """The page, titled with the view its link shares; it offers sign-up only while ``POST /users`` is open.
+
+        The view's parameters are declared so that a route taking only what it defines takes a shared link.
+        """
+        view = (races, sex, age_range, population, measure, dollars, units, base_year, compare, from_, to, editions)
+        title = " \u00b7 ".join(part for part in view if part)
+        html_page = (
+            _asset("index.html")
+            .replace(SIGNUP_MARK, "open" if settings.allow_signup else "closed")
+            .replace(VIEW_MARK, html.escape(f"{title}: " if title else ""))
+        )
+        return Response(html_page, media_type=MediaType.HTML, headers={**NO_CACHE, "content-security-policy": PAGE_CSP})
 
     @get("/explorer.js", media_type="text/javascript")
     async def script(self) -> Response[str]:

@@ -403,6 +403,7 @@ async function showView() {
   clearErrors();
   $("api-url").textContent = `${location.origin}/series?${query}`;
   $("summary").textContent = summaryOf(state);
+  document.title = `${summaryOf(state)}: libdib explorer`;
   if (!state.races) {
     $("races-error").textContent = "Choose at least one race group.";
     showNoChart("No chart yet: choose at least one race group.");
