@@ -12,10 +12,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from libdib.samples import sample_dir
 from tests.e2e.served import Server, served
 
-ADMIN = ("explorer-admin", "Explorer admin passphrase 2026!")
 READER = ("journalist", "tabulated median incomes since 1967")
 CHROMIUM_FLAGS = (
     "--headless",
@@ -68,24 +66,18 @@ def chromium() -> tuple[str, str]:
 
 
 def _serve_loaded(workdir: Path, env: dict[str, str]) -> Iterator[Explorer]:
-    settings = {
-        "LIBDIB_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'explorer.sqlite3'}",
-        "LIBDIB_ADMIN_USERNAME": ADMIN[0],
-        "LIBDIB_ADMIN_PASSWORD": ADMIN[1],
-        "LIBDIB_CENSUS_SOURCE": str(sample_dir()),
-        **env,
-    }
+    """``libdib serve`` on a new embedded database, which a development server fills with the samples."""
+    settings = {"LIBDIB_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'explorer.sqlite3'}", **env}
     with served(workdir, settings) as server:
-        login = httpx.post(f"{server.url}/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
-        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        assert httpx.post(f"{server.url}/datasets/load", headers=admin, timeout=60).status_code == 200
         signed_up = httpx.post(f"{server.url}/users", json={"username": READER[0], "password": READER[1]})
         assert signed_up.status_code == 201, signed_up.text
         explorer = Explorer(server)
+        token = {"Authorization": f"Bearer {explorer.token()}"}
+        loaded = httpx.get(f"{server.url}/datasets", headers=token).json()["items"]
+        assert {dataset["race"] for dataset in loaded} == {"asian", "white"}, "the samples were not loaded"
         # A process's first chart is slow (the plotting library loads its fonts): draw it before any test's
         # tokens start to count.
-        warm = {"Authorization": f"Bearer {explorer.token()}"}
-        assert httpx.get(f"{server.url}/series?races=asian&format=svg", headers=warm, timeout=60).status_code == 200
+        assert httpx.get(f"{server.url}/series?races=asian&format=svg", headers=token, timeout=60).status_code == 200
         yield explorer
 
 
