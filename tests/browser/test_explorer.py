@@ -85,7 +85,7 @@ def test_a_reader_signs_in_picks_the_gap_between_asian_and_white_women_and_reads
     page.screenshot(SCREENSHOTS / "explorer-375.png")
 
 
-def test_a_shared_link_asks_to_sign_in_then_shows_the_same_view_and_a_reload_keeps_it(
+def test_a_shared_link_asks_to_sign_in_then_shows_the_same_view_which_a_reload_and_back_keep(
     explorer: Explorer, browser: webdriver.Chrome
 ) -> None:
     page = ExplorerPage(browser, explorer.url)
@@ -106,6 +106,14 @@ def test_a_shared_link_asks_to_sign_in_then_shows_the_same_view_and_a_reload_kee
     assert not page.visible("sign-in"), "the tab keeps its session across a reload"
     assert page.table() == shown
     assert page.chart_is_drawn()
+
+    page.choose_sex("male")
+    page.wait_for_view()
+    assert page.query() == GAP.replace("female", "male")
+    browser.back()
+    page.wait(lambda: page.query() == GAP, "Back did not return to the previous view")
+    page.wait(lambda: page.table() == shown, "Back did not show the previous view's numbers")
+    assert browser.execute_script("return document.querySelector('input[name=sex]:checked').value") == "female"
 
 
 def test_a_keyboard_alone_reaches_the_controls_and_changes_the_view(
