@@ -30,6 +30,34 @@ return {
 };
 """
 
+ACCESSIBILITY = """
+const problems = [];
+const channel = (c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+const luminance = ([r, g, b]) => 0.2126 * channel(r / 255) + 0.7152 * channel(g / 255) + 0.0722 * channel(b / 255);
+const rgba = (text) => text.match(/[\\d.]+/g).map(Number);
+const background = (element) => {
+  for (let at = element; at; at = at.parentElement) {
+    const colour = rgba(getComputedStyle(at).backgroundColor);
+    if (colour.length === 3 || colour[3] > 0) return colour.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+for (const element of document.querySelectorAll("body *")) {
+  const text = [...element.childNodes].some((node) => node.nodeType === 3 && node.textContent.trim());
+  if (!text || !element.checkVisibility()) continue;
+  const [fore, back] = [luminance(rgba(getComputedStyle(element).color)), luminance(background(element))];
+  const ratio = (Math.max(fore, back) + 0.05) / (Math.min(fore, back) + 0.05);
+  if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)}:1 on "${element.textContent.trim()}"`);
+}
+for (const control of document.querySelectorAll("input, select, button")) {
+  const named = control.labels?.length || control.closest("label") || control.textContent.trim();
+  if (!named) problems.push(`no label for ${control.outerHTML}`);
+}
+return problems;
+"""
+"""What a screen reader or a reader with low vision would stumble on: text under 4.5:1 contrast (WCAG AA, from
+computed colours), and controls without a label."""
+
 
 @dataclass
 class ExplorerPage:
@@ -100,6 +128,9 @@ class ExplorerPage:
                 " return !img.hidden && img.complete && img.naturalWidth > 0;"
             )
         )
+
+    def accessibility_problems(self) -> list[str]:
+        return list(self.driver.execute_script(ACCESSIBILITY))
 
     def session(self) -> dict[str, Any] | None:
         stored = self.driver.execute_script("return sessionStorage.getItem('libdib.session')")

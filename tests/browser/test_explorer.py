@@ -54,6 +54,7 @@ def test_a_reader_signs_in_picks_the_gap_between_asian_and_white_women_and_reads
     page.open()
     assert page.visible("sign-in")
     assert not page.visible("explorer"), "nothing is shown before signing in"
+    assert page.accessibility_problems() == []
     sign_in(page, explorer)
 
     page.choose_races("asian", "white")
@@ -78,10 +79,12 @@ def test_a_reader_signs_in_picks_the_gap_between_asian_and_white_women_and_reads
     assert "2013 and 2017 are listed twice" in page.text("listed-twice")
 
     page.reload_at_width(1400)
+    assert page.accessibility_problems() == []
     page.screenshot(SCREENSHOTS / "explorer-1400.png")
     page.reload_at_width(375)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 375, "nothing runs off a phone"
     assert page.chart_is_drawn()
+    assert page.accessibility_problems() == []
     page.screenshot(SCREENSHOTS / "explorer-375.png")
 
 
