@@ -153,6 +153,7 @@ def test_api_errors_are_a_sentence_next_to_the_control_that_caused_them_never_a_
     assert page.element("base_year").get_attribute("aria-invalid") == "true"
     assert "No chart for this choice" in page.text("view-error")
     assert not page.chart_is_drawn()
+    page.screenshot(SCREENSHOTS / "explorer-error-1400.png")
 
     page.select("base_year", "2010")
     page.wait_for_view()

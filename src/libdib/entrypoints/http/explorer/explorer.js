@@ -374,6 +374,8 @@ function showNoChart(text) {
   $("numbers").tBodies[0].replaceChildren();
   $("table-caption").textContent = "";
   $("listed-twice").hidden = true;
+  $("table-wrap").hidden = true;
+  $("csv").disabled = true;
   $("status").textContent = "";
 }
 
@@ -447,6 +449,8 @@ function showData(state, data, picture) {
     .sort((a, b) => a - b);
   showListedTwice(twice, state.editions === "all");
   showTable(title, data, twice, state.editions === "all");
+  $("table-wrap").hidden = false;
+  $("csv").disabled = false;
 
   if (chartUrl) URL.revokeObjectURL(chartUrl);
   chartUrl = picture ? URL.createObjectURL(picture) : null;
