@@ -6,6 +6,7 @@ from libdib.entrypoints.http.controllers.auth import AuthController
 from libdib.entrypoints.http.controllers.comparisons import ComparisonController
 from libdib.entrypoints.http.controllers.datasets import DatasetController, LegacyLoadController
 from libdib.entrypoints.http.controllers.docs import DocsController
+from libdib.entrypoints.http.controllers.explorer import ExplorerController
 from libdib.entrypoints.http.controllers.records import RecordController
 from libdib.entrypoints.http.controllers.series import DimensionsController, SeriesController
 from libdib.entrypoints.http.controllers.system import SystemController
@@ -22,4 +23,5 @@ CONTROLLERS = (
     DimensionsController,
     SystemController,
     DocsController,
+    ExplorerController,
 )
