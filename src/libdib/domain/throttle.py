@@ -29,7 +29,7 @@ ADDRESS_THROTTLE_LIMIT = 50
 guesses at random names from one address costs at most this many hashes, then answers 429 at once."""
 THROTTLE_WINDOW = timedelta(minutes=15)
 BUSY_RETRY_AFTER = 1
-"""Seconds to wait before trying again after the hasher turned an attempt away."""
+"""Seconds to wait before trying again after an attempt was turned away unchecked."""
 CHECKS_PER_ADDRESS = 2
 """Password checks one client address may have running (or queued) at once in a worker; its further attempts
 are turned away, so a flood from one address never fills the hasher's queue ahead of everyone else's logins."""
