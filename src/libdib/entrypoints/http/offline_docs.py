@@ -90,7 +90,7 @@ def _operation(path: str, method: str, operation: dict[str, Any]) -> str:
         kinds = ", ".join(f"<code>{escape(k)}</code> {_type(v.get('schema', {}))}" for k, v in body["content"].items())
         parts.append(f"<p>Body: {kinds}</p>")
     responses = "".join(
-        f"<tr><td>{escape(code)}</td><td>{escape(str(r.get('description', '')))}</td>"
+        f"<tr><td>{escape(code)}</td><td>{_markdown(r.get('description', ''))}</td>"
         f"<td>{', '.join(_type(m.get('schema', {})) for m in r.get('content', {}).values())}</td></tr>"
         for code, r in operation.get("responses", {}).items()
     )

@@ -143,7 +143,11 @@ class RecordController(Controller):
         operation_id="ListRecords",
         summary="Filter and page the records, as JSON or (Accept: text/csv, or format=csv) as CSV",
         operation_class=ListRecordsOperation,
-        responses={422: ResponseSpec(None, description="An unknown race or age range; `detail` names the parameter")},
+        responses={
+            422: ResponseSpec(
+                None, description="An unknown race or age range, or `from` after `to`; `detail` names the parameter"
+            )
+        },
     )
     async def list_records(
         self,
