@@ -62,6 +62,12 @@ async def test_open_routes_refuse_unknown_parameters_too(api: Api) -> None:
     assert_problem(docs, {400}, "'utm_source'")
 
 
+async def test_an_options_request_keeps_the_query_string_of_the_request_it_asks_about(api: Api) -> None:
+    response = await api.client.options("/records", params={"race": "asian", "from": 2010})
+
+    assert response.status_code == 204, response.text
+
+
 async def test_a_route_s_own_parameters_still_work(loaded: Api) -> None:
     response = await loaded.get("/records", race="asian", year=2019, limit=3, offset=1)
 

@@ -26,6 +26,8 @@ class UnknownQueryParameters:
     """Pure ASGI middleware after routing: 400 naming every query parameter the matched handler does not take.
 
     The handlers' parameters are read once, from the app, on the first request that has a query string.
+    ``OPTIONS`` is left alone: its handler is Litestar's own, and a browser's preflight carries the query string
+    of the request it asks about.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -35,7 +37,7 @@ class UnknownQueryParameters:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the query string's names, then pass the request on."""
         query = scope.get("query_string", b"")
-        if query and scope["type"] == ScopeType.HTTP:
+        if query and scope["type"] == ScopeType.HTTP and scope["method"] != "OPTIONS":
             self._check(scope, query)
         await self.app(scope, receive, send)
 
