@@ -12,6 +12,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from libdib.adapters.jwt_codec import LEEWAY_SECONDS
 from tests.browser.conftest import BRIEF_REFRESH_SECONDS, SCREENSHOTS, Explorer
 from tests.browser.page import ExplorerPage
 
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.long
 
 GAP = "races=asian,white&sex=female&age_range=25-34&dollars=2019&compare=difference"
 """Asian and White women aged 25-34, in 2019 dollars, and the gap between them: the page's query is the API's."""
-LEEWAY_SECONDS = 10
-"""The JWT codec's tolerance for clock skew: a token is refused this long after its expiry."""
 
 
 def api(explorer: Explorer, query: str, token: str | None = None) -> httpx.Response:
