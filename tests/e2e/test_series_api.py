@@ -306,6 +306,7 @@ async def test_dimensions_list_the_loaded_races_with_their_sections_and_years_li
         ({"races": "asian", "format": "xml"}, 400, "format"),
         ({"races": "asian", "from": 1800}, 400, "from"),
         ({}, 400, "races"),
+        ({"races": "asian", "year": 2019}, 400, "year"),
     ],
 )
 async def test_bad_questions_get_a_4xx_naming_what_is_wrong(
