@@ -244,3 +244,17 @@ def test_libdib_serve_does_not_believe_x_forwarded_for_from_localhost_by_default
         ]
 
     assert [guess.status_code for guess in guesses] == [401] * THROTTLE_LIMIT + [429]
+
+
+def test_restarting_with_another_admin_password_sets_it_and_ends_the_admins_sessions(tmp_path: Path) -> None:
+    first = {"LIBDIB_DATABASE_URL": "", "LIBDIB_ADMIN_USERNAME": "root", "LIBDIB_ADMIN_PASSWORD": PASSWORD}
+    with served(tmp_path, env=first) as server:
+        login = httpx.post(f"{server.url}/auth/login", json={"username": "root", "password": PASSWORD})
+        tokens = login.raise_for_status().json()
+
+    with served(tmp_path, env={**first, "LIBDIB_ADMIN_PASSWORD": NEW_PASSWORD}) as server:
+        old_token = httpx.get(f"{server.url}/users/me", headers=bearer(tokens["access_token"]))
+        old_password = httpx.post(f"{server.url}/auth/login", json={"username": "root", "password": PASSWORD})
+        new_password = httpx.post(f"{server.url}/auth/login", json={"username": "root", "password": NEW_PASSWORD})
+
+    assert (old_token.status_code, old_password.status_code, new_password.status_code) == (401, 401, 200)
