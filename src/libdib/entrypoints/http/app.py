@@ -24,10 +24,12 @@ from libdib.entrypoints.http.clients import trusting_proxies
 from libdib.entrypoints.http.controllers import CONTROLLERS
 from libdib.entrypoints.http.controllers.docs import docs_assets
 from libdib.entrypoints.http.dependencies import provide_all
+from libdib.entrypoints.http.methods import MethodsMiddleware
 from libdib.entrypoints.http.middleware import RequestContextMiddleware
 from libdib.entrypoints.http.openapi import document_errors, openapi_config
 from libdib.entrypoints.http.problems import EXCEPTION_HANDLERS
 from libdib.entrypoints.http.query_check import UnknownQueryParameters
+from libdib.entrypoints.http.requests import StrictJsonRequest
 from libdib.entrypoints.logs import configure_logging
 
 MULTIPART_OVERHEAD = MIB
@@ -59,11 +61,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         state=State({"services": services, "docs_assets": docs_assets(settings)}),
         lifespan=[_running(services)],
         logging_config=None,
+        request_class=StrictJsonRequest,
     )
     document_errors(app.openapi_schema, _admin_operations(app))
     # Wrapped around the whole handler, not in the route middleware, so that requests no route matches (404, 405)
     # are logged and get a request id and the security headers too.
-    app.asgi_handler = trusting_proxies(RequestContextMiddleware(app.asgi_handler), settings.forwarded_allow_ips)
+    app.asgi_handler = trusting_proxies(
+        RequestContextMiddleware(MethodsMiddleware(app.asgi_handler, app)), settings.forwarded_allow_ips
+    )
     return app
 
 

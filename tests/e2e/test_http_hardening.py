@@ -1,0 +1,95 @@
+"""Issue 14, items 12, 15 and 17: hostile JSON bodies, media types, HEAD and OPTIONS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.e2e.test_census_api import PASSWORD, log_in
+
+pytestmark = pytest.mark.anyio
+
+Client = AsyncTestClient[Any]
+PUBLIC_JSON_ROUTES = ["/auth/login", "/users"]
+
+
+@pytest.fixture
+async def reader(client: Client) -> dict[str, str]:
+    response = await client.post("/users", json={"username": "reader", "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return await log_in(client, "reader")
+
+
+@pytest.mark.parametrize("path", PUBLIC_JSON_ROUTES)
+async def test_json_nested_a_thousand_deep_is_a_400_naming_the_nesting(client: Client, path: str) -> None:
+    body = b"[" * 1000 + b"]" * 1000
+    response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_JSON_ROUTES)
+async def test_invalid_utf8_inside_a_json_string_is_a_400(client: Client, path: str) -> None:
+    body = b'{"username": "ab\xff\xfecd", "password": "quartz-lantern-migrates-slowly"}'
+    response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert "UTF-8" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("media_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_signing_up_with_json_of_another_media_type_is_a_415_and_creates_no_account(
+    client: Client, media_type: str | None
+) -> None:
+    body = b'{"username": "mallory", "password": "quartz-lantern-migrates-slowly"}'
+    headers = {"Content-Type": media_type} if media_type else {}
+    response = await client.post("/users", content=body, headers=headers)
+
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["detail"]
+    login = await client.post("/auth/login", json={"username": "mallory", "password": PASSWORD})
+    assert login.status_code == 401
+
+
+async def test_logging_in_with_json_as_text_plain_is_a_415(client: Client) -> None:
+    body = b'{"username": "mallory", "password": "quartz-lantern-migrates-slowly"}'
+    response = await client.post("/auth/login", content=body, headers={"Content-Type": "text/plain"})
+
+    assert response.status_code == 415, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/records", "GET, HEAD, OPTIONS, POST"),
+        ("/records/1", "DELETE, GET, HEAD, OPTIONS"),
+        ("/users", "OPTIONS, POST"),
+        ("/health", "GET, HEAD, OPTIONS"),
+        ("/datasets", "GET, HEAD, OPTIONS, POST"),
+    ],
+)
+async def test_options_lists_every_method_the_path_answers_to(client: Client, path: str, allow: str) -> None:
+    response = await client.options(path)
+
+    assert response.status_code == 204
+    assert response.headers["allow"] == allow
+
+
+async def test_head_on_a_get_route_answers_its_status_and_headers_without_a_body(
+    client: Client, reader: dict[str, str]
+) -> None:
+    got = await client.get("/users/me", headers=reader)
+    head = await client.head("/users/me", headers=reader)
+
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+
+
+async def test_head_needs_the_same_token_as_get(client: Client) -> None:
+    response = await client.head("/records")
+
+    assert (response.status_code, response.content) == (401, b"")
