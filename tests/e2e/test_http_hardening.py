@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from libdib.domain.census import Dataset
+from libdib.entrypoints.http.schemas.census import DatasetResponse
 from tests.e2e.test_census_api import PASSWORD, log_in
 
 pytestmark = pytest.mark.anyio
@@ -93,3 +96,10 @@ async def test_head_needs_the_same_token_as_get(client: Client) -> None:
     response = await client.head("/records")
 
     assert (response.status_code, response.content) == (401, b"")
+
+
+def test_a_stored_source_with_credentials_is_shown_without_them() -> None:
+    source = "https://user:secret@example.org/p08a.xlsx?X-Amz-Signature=abc"
+    dataset = Dataset(1, "asian", "Table P-8", source, "0" * 64, 1, (2019, 2019), datetime.now(UTC))
+
+    assert DatasetResponse.from_domain(dataset).source == "https://example.org/p08a.xlsx"

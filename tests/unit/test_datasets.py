@@ -324,3 +324,41 @@ async def test_a_deleted_record_is_gone(service: DatasetService) -> None:
         await service.get_record(record.id)
     with pytest.raises(NotFound):
         await service.delete_record(record.id)
+
+
+async def test_a_footnote_with_leading_zeros_is_the_same_footnote(service: DatasetService) -> None:
+    await service.load()
+
+    added = await service.add_record("asian", observation(year=2017, footnote="040"))
+
+    assert added.observation.footnote == "40"
+    with pytest.raises(RecordExists):
+        await service.add_record("asian", observation(year=2017, footnote="40"))
+
+
+@pytest.mark.parametrize("footnote", ["\u0664\u0660", "\uff14\uff10", "4\u0660", "", " 40"])
+async def test_a_footnote_of_other_than_ascii_digits_is_refused(service: DatasetService, footnote: str) -> None:
+    await service.load()
+
+    with pytest.raises(InvalidInput, match="footnote: expected the footnote number"):
+        await service.add_record("asian", observation(year=2017, footnote=footnote))
+
+
+@pytest.mark.parametrize(
+    ("location", "stored"),
+    [
+        ("https://user:secret@example.org/p08a.xlsx?X-Amz-Signature=abc#part", "https://example.org/p08a.xlsx"),
+        ("http://example.org:8080/data/p08a.xlsx?token=t", "http://example.org:8080/data/p08a.xlsx"),
+        ("/srv/census/p08a.xlsx", "/srv/census/p08a.xlsx"),
+    ],
+)
+async def test_a_dataset_source_keeps_no_credentials_query_or_fragment(
+    store: InMemoryStore, reader: StubReader, clock: FixedClock, location: str, stored: str
+) -> None:
+    reader.tables[location] = table("asian")
+    service = DatasetService(uow=store.unit_of_work, reader=reader, source=StubSource(), clock=clock)
+
+    result = await service.load([location])
+
+    assert result.datasets[0].source == stored
+    assert [dataset.source for dataset in await service.list_datasets()] == [stored]

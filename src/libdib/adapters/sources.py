@@ -9,6 +9,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from libdib.domain.datasets import public_source
 from libdib.domain.errors import SourceUnavailable
 from libdib.domain.ports import Workbook, WorkbookSource
 
@@ -42,6 +43,8 @@ class WorkbookFetcher(WorkbookSource):
         return workbooks
 
     async def _download(self, url: str) -> Workbook:
+        """The workbook at ``url``, named (in messages too) without the URL's credentials or query."""
+        name = public_source(url)
         try:
             with anyio.fail_after(self._timeout_seconds):
                 async with (
@@ -52,13 +55,13 @@ class WorkbookFetcher(WorkbookSource):
                 ):
                     if not response.is_success:
                         raise SourceUnavailable(
-                            f"{url}: the server answered {response.status_code} {response.reason_phrase}"
+                            f"{name}: the server answered {response.status_code} {response.reason_phrase}"
                         )
-                    return Workbook(url, await self._body(url, response))
+                    return Workbook(name, await self._body(name, response))
         except (TimeoutError, httpx.TimeoutException) as error:
-            raise SourceUnavailable(f"{url}: no complete answer within {self._timeout_seconds:g} seconds") from error
+            raise SourceUnavailable(f"{name}: no complete answer within {self._timeout_seconds:g} seconds") from error
         except (httpx.HTTPError, httpx.InvalidURL) as error:
-            raise SourceUnavailable(f"{url}: cannot be downloaded ({error})") from error
+            raise SourceUnavailable(f"{name}: cannot be downloaded ({str(error).replace(url, name)})") from error
 
     async def _body(self, url: str, response: httpx.Response) -> bytes:
         """The response body, refused as soon as it grows past ``max_bytes``."""

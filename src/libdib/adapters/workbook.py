@@ -44,11 +44,12 @@ SYMBOLS: Final = ["(B)", "(NA)", "(X)", "(Z)", "N", "NA", "X", "Z", "-", "\u2013
 """What the Census Bureau writes in a cell instead of a number (base too small, not available, ...)."""
 
 TITLE: Final = r"(?i)^table\s+p-?8\b"
-YEAR: Final = r"^(?<year>\d{4})(?:\s*\((?<footnote>\d{1,3})\))?$"
+YEAR: Final = r"^(?<year>[0-9]{4})(?:\s*\((?<footnote>[0-9]{1,3})\))?$"
+"""ASCII digits only (a Rust regex's ``\\d`` takes every script's digits); the footnote is normalised to an integer."""
 AGE_HEADING: Final = r"(?i)^[.\s]*(?<low>\d+)\s+(?:to\s+(?<high>\d+)\s+)?years?\b"
 AGE_AND_OVER: Final = r"(?i)\byears?\s+and\s+(?:over|older)\b"
 NOT_A_POPULATION: Final = r"(?i)^(?:\(|source|note|footnote|table\b|age and year|internet release)"
-NUMBER_TEXT: Final = r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$"
+NUMBER_TEXT: Final = r"^(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0*)?$"
 DOLLAR_YEAR: Final = r"(?i)\b(\d{4})\s+(?:cpi-u-rs\s+adjusted\s+)?dollars\b"
 RACE_GROUP: Final = re.compile(r"age\s*-+\s*(.+?)\s*,?\s+by\s+median", re.IGNORECASE)
 RACE_QUALIFIERS: Final = re.compile(
@@ -194,6 +195,7 @@ def classify(rows: pl.DataFrame) -> pl.DataFrame:
     """Each row's kind, year and footnote, and the age section and population in force on it."""
     rows = rows.with_columns(pl.col("label").str.strip_chars())
     rows = rows.with_columns(pl.col("label").str.extract_groups(YEAR).struct.unnest())
+    rows = rows.with_columns(pl.col("footnote").cast(pl.Int32).cast(pl.String))  # "040" is footnote 40
     # Year rows are nearly all rows: the other tests only look at the rest (nulls cost nothing to a regex).
     text = pl.when(pl.col("year").is_null()).then(pl.col("label"))
     age = text.str.extract_groups(AGE_HEADING)

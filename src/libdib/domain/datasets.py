@@ -7,6 +7,7 @@ import enum
 import hashlib
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
@@ -39,7 +40,8 @@ LARGEST_NUMBER = 2**31 - 1
 MAX_POPULATION_LENGTH = 200
 YEAR_PARAMETERS = {"year": "year", "year_from": "from", "year_to": "to"}
 """The public name of each year field of a ``RecordFilter``, for the messages that name it."""
-FOOTNOTE = re.compile(r"^\d{1,20}$")
+FOOTNOTE = re.compile(r"[0-9]{1,20}")
+"""ASCII digits only: ``\\d`` would also take Arabic-Indic or full-width digits, which name no footnote."""
 NUMBER_FIELDS = Observation._fields[4:]
 ROW_KEY: Callable[[Observation], tuple[str, str, int, str | None]] = itemgetter(0, 1, 2, 3)
 """What no two rows of a table may share: population, age section, year and footnote (built in C)."""
@@ -104,6 +106,23 @@ def describe_year(observation: Observation) -> str:
     return f"{observation.year} ({observation.footnote})" if observation.footnote else str(observation.year)
 
 
+def public_source(source: str) -> str:
+    """Where a workbook came from, safe to store and show: a URL without credentials, query or fragment.
+
+    A signed URL's query or ``user:password@`` would otherwise reach every reader of ``GET /datasets``.
+    """
+    try:
+        parts = urllib.parse.urlsplit(source)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return source.split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    if not parts.scheme or not parts.netloc:
+        return source
+    netloc = f"[{host}]" if ":" in host else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc + (f":{port}" if port else ""), parts.path, "", ""))
+
+
 def natural_key(race: str, observation: Observation) -> NaturalKey:
     """The key no two records may share."""
     return (race, observation.age_range, observation.year, observation.population, observation.footnote or "")
@@ -143,15 +162,21 @@ def check_observation(observation: Observation) -> Observation:
     check_population(observation.population)
     check_age_range(observation.age_range)
     check_year(observation.year)
-    if observation.footnote is not None and not FOOTNOTE.fullmatch(observation.footnote):
-        raise InvalidInput(
-            f"footnote: expected the footnote number (such as '40') or null, got {observation.footnote!r}"
-        )
+    observation = observation._replace(footnote=normal_footnote(observation.footnote))
     for field in NUMBER_FIELDS:
         value = getattr(observation, field)
         if value is not None and not 0 <= value <= LARGEST_NUMBER:
             raise InvalidInput(f"{field}: {value} is outside 0 to {LARGEST_NUMBER}")
     return observation
+
+
+def normal_footnote(footnote: str | None) -> str | None:
+    """The footnote number without leading zeros ('040' is footnote 40); ``InvalidInput`` unless ASCII digits."""
+    if footnote is None:
+        return None
+    if not FOOTNOTE.fullmatch(footnote):
+        raise InvalidInput(f"footnote: expected the footnote number (such as '40') or null, got {footnote!r}")
+    return str(int(footnote))
 
 
 def check_population(population: str) -> str:
@@ -321,7 +346,7 @@ class DatasetService:
     async def add_record(self, race: str, observation: Observation) -> IncomeRecord:
         """Append a record to the dataset of ``race``; raises ``InvalidInput`` or ``RecordExists``."""
         race = check_race(race)
-        check_observation(observation)
+        observation = check_observation(observation)
         async with self._uow() as uow:
             dataset = await uow.datasets.get_by_race(race)
             if dataset is None:
@@ -340,7 +365,7 @@ class DatasetService:
     def _read(self, workbook: Workbook) -> ReadTable:
         """Read, check and fingerprint one workbook (CPU-bound: runs in a worker thread)."""
         table = check_table(workbook.name, self._reader.read(workbook))
-        return table, Provenance(workbook.name, hashlib.sha256(workbook.content).hexdigest())
+        return table, Provenance(public_source(workbook.name), hashlib.sha256(workbook.content).hexdigest())
 
     async def _store(self, tables: Sequence[ReadTable], report: Callable[[LoadEvent], None]) -> list[Dataset]:
         """Replace every table in one unit of work, committing once."""

@@ -9,7 +9,7 @@ import msgspec
 
 from libdib.domain.census import KNOWN_RACES, MAX_YEAR, MIN_YEAR, AgeBracket, Basis, Dataset, IncomeRecord, Observation
 from libdib.domain.comparisons import Comparison, SexComparison
-from libdib.domain.datasets import LARGEST_NUMBER, MAX_POPULATION_LENGTH, LoadResult
+from libdib.domain.datasets import LARGEST_NUMBER, MAX_POPULATION_LENGTH, LoadResult, public_source
 
 Year = Annotated[int, msgspec.Meta(ge=MIN_YEAR, le=MAX_YEAR, examples=[2019])]
 Count = Annotated[int, msgspec.Meta(ge=0, le=LARGEST_NUMBER, description="Thousands of people", examples=[1747])]
@@ -35,7 +35,7 @@ ConstantOrNull = Annotated[
     int | None,
     msgspec.Meta(description="Median income in constant dollars (of `constant_dollar_year`); null for a symbol"),
 ]
-Footnote = Annotated[str, msgspec.Meta(pattern=r"^\d{1,20}$", description="The footnote number", examples=["40"])]
+Footnote = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,20}$", description="The footnote number", examples=["40"])]
 
 
 class DatasetResponse(msgspec.Struct, frozen=True):
@@ -57,7 +57,7 @@ class DatasetResponse(msgspec.Struct, frozen=True):
             id=dataset.id,
             race=dataset.race,
             title=dataset.title,
-            source=dataset.source,
+            source=public_source(dataset.source),
             sha256=dataset.sha256,
             rows=dataset.rows,
             years=dataset.years,
