@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.chart import MatplotlibChartRenderer
 from libdib.adapters.clock import SystemClock
+from libdib.adapters.isolated import IsolatedWorkbookReader
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
@@ -21,7 +22,7 @@ from libdib.adapters.sql.engine import create_engine
 from libdib.adapters.sql.reach import migrate_when_reachable, shown
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.adapters.workbook import PolarsWorkbookReader
-from libdib.config import Settings
+from libdib.config import MIB, Settings
 from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import DomainError
@@ -132,7 +133,11 @@ def build_services(
     )
     datasets = DatasetService(
         uow=unit_of_work,
-        reader=PolarsWorkbookReader(max_unpacked_bytes=settings.max_upload_bytes * UNPACKED_WORKBOOK_LIMIT),
+        reader=IsolatedWorkbookReader(
+            PolarsWorkbookReader(max_unpacked_bytes=settings.max_upload_bytes * UNPACKED_WORKBOOK_LIMIT),
+            memory_bytes=settings.workbook_memory_mib * MIB,
+            seconds=settings.workbook_timeout,
+        ),
         source=WorkbookFetcher(timeout_seconds=settings.download_timeout, max_bytes=settings.max_upload_bytes),
         clock=clock,
         default_locations=settings.census_source,

@@ -90,6 +90,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Proxy addresses or networks (``10.0.0.0/8``) whose ``X-Forwarded-For`` is believed; no one else's is."""
     download_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
     """Seconds a workbook download may take."""
+    workbook_memory_mib: Annotated[int, msgspec.Meta(ge=256, le=1024 * 1024)] = 2048
+    """Address space (MiB) of the process that reads one workbook; a workbook needing more is refused."""
+    workbook_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 120.0
+    """Seconds reading one workbook may take before its process is killed and the workbook refused."""
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 8192
+    """The most bytes a request's line and headers may take (431 beyond)."""
+    max_headers: Annotated[int, msgspec.Meta(ge=8, le=10_000)] = 100
+    """The most header fields a request may have (431 beyond)."""
+    request_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    """Seconds a client may take to send a request's headers, and may pause while sending its body."""
     log_level: LogLevel = LogLevel.INFO
     """Level of the structured logs."""
     scalar_js_url: str | None = None

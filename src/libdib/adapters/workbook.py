@@ -8,7 +8,6 @@ current age section and population are carried down onto the year rows, and the 
 from __future__ import annotations
 
 import gc
-import io
 import re
 import sys
 import zipfile
@@ -21,6 +20,7 @@ from typing import Any, Final
 import fastexcel
 import polars as pl
 
+from libdib.adapters.xlsx_scan import OddCells, scan_archive
 from libdib.domain.census import MAX_YEAR, MIN_YEAR, AgeBracket, CensusTable, Observation
 from libdib.domain.errors import WorkbookInvalid
 from libdib.domain.ports import Workbook, WorkbookReader
@@ -29,6 +29,8 @@ DEFAULT_MAX_UNPACKED_BYTES: Final = 512 * 1024 * 1024
 """The most a workbook may unpack to; a 1,000,000-row P-8 sheet unpacks to about 260 MB."""
 
 SHEET_WIDTH: Final = 7
+NUMBER_COLUMNS: Final = "BCDEFG"
+"""The letters of the six number columns."""
 NUMBERS: Final = tuple(f"number_{i}" for i in range(1, SHEET_WIDTH))
 TEXTS: Final = tuple(f"text_{i}" for i in range(1, SHEET_WIDTH))
 NUMBER_NAMES: Final = (
@@ -59,6 +61,8 @@ RACE_ALIASES: Final = {"white-non-hispanic": "white-not-hispanic", "non-hispanic
 AGE_SECTIONS: Final = "15 to 24 Years, 25 to 34 Years, ..., 65 to 74 Years, 75 Years and Over"
 YEAR_OBJECTS: Final = tuple(range(MIN_YEAR, MAX_YEAR + 1))
 
+YearRows = tuple[str, str, int, pl.DataFrame]
+"""A sheet's race group, title, constant-dollar year and checked year rows."""
 READ_ERRORS: Final = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, zipfile.BadZipFile)
 
 # tuple.__new__ builds the named tuple in C: three times faster than Observation(...) for a million rows.
@@ -73,44 +77,33 @@ class PolarsWorkbookReader(WorkbookReader):
 
     def read(self, workbook: Workbook) -> CensusTable:
         """The table in ``workbook``; raises ``WorkbookInvalid`` naming the workbook and, where known, the row."""
-        check_archive(workbook, self._max_unpacked_bytes)
+        return table_of(self.read_rows(workbook))
+
+    def read_rows(self, workbook: Workbook) -> YearRows:
+        """The race, title, constant-dollar year and checked year rows of ``workbook`` (the costly part)."""
+        odd_cells = scan_archive(workbook.name, workbook.content, self._max_unpacked_bytes, NUMBER_COLUMNS)
         try:
-            return interpret(workbook.name, fastexcel.read_excel(workbook.content))
+            return read_years(workbook.name, fastexcel.read_excel(workbook.content), odd_cells)
         except READ_ERRORS as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise WorkbookInvalid(workbook.name, f"cannot be read as an Excel workbook ({first_line})") from error
 
 
-def check_archive(workbook: Workbook, max_unpacked_bytes: int) -> None:
-    """Refuse what is not an ``.xlsx`` zip archive, or would unpack to more than ``max_unpacked_bytes``."""
-    if not workbook.content:
-        raise WorkbookInvalid(workbook.name, "is empty")
-    try:
-        with zipfile.ZipFile(io.BytesIO(workbook.content)) as archive:
-            members = archive.infolist()
-    except zipfile.BadZipFile as error:
-        raise WorkbookInvalid(workbook.name, "is not an .xlsx workbook (it is not a zip archive)") from error
-    if not any(member.filename == "xl/workbook.xml" for member in members):
-        raise WorkbookInvalid(workbook.name, "is a zip archive but not an .xlsx workbook (it has no xl/workbook.xml)")
-    unpacked = sum(member.file_size for member in members)
-    if unpacked > max_unpacked_bytes:
-        raise WorkbookInvalid(
-            workbook.name,
-            f"would unpack to {unpacked:,} bytes, more than the limit of {max_unpacked_bytes:,} (a zip bomb?)",
-        )
-
-
-def interpret(name: str, excel: Any) -> CensusTable:
-    """The table on the first sheet of ``excel`` (a ``fastexcel.ExcelReader``)."""
-    race, title, dollar_year, years = read_years(name, excel)
+def table_of(rows: YearRows) -> CensusTable:
+    """The table of checked year rows."""
+    race, title, dollar_year, years = rows
     columns = observation_columns(years)
     # Free the frame before a million tuples are built: the load's memory peak is 100 MB lower.
-    del years
+    del years, rows
     return CensusTable(race, title, dollar_year, observations(columns))
 
 
-def read_years(name: str, excel: Any) -> tuple[str, str, int, pl.DataFrame]:
-    """The race group, title and constant-dollar year of the sheet, and its year rows, checked."""
+def read_years(name: str, excel: Any, odd_cells: OddCells) -> YearRows:
+    """The race group, title and constant-dollar year of the sheet, and its year rows, checked.
+
+    ``odd_cells`` are the number cells the archive scan found holding an error, a logical value or a
+    formula with no value: fastexcel reads them as empty or 1, so a year row with one is refused here.
+    """
     sheet = load(excel)
     title_row, title = find_title(name, sheet)
     columns = sheet.width - 1  # without the row number
@@ -131,11 +124,28 @@ def read_years(name: str, excel: Any) -> tuple[str, str, int, pl.DataFrame]:
     if not first.is_empty():
         raise WorkbookInvalid(name, first.item(0, "problem"), row=first.item(0, "row"))
     years = rows.filter(pl.col("kind") == "year")
+    refuse_odd_cells(name, years, odd_cells)
     if years.is_empty():
         raise WorkbookInvalid(name, "has no year rows (such as '2019' in column A followed by six numbers)")
     if dollar_year is None:
         raise WorkbookInvalid(name, "names no constant-dollar year (such as '2019 dollars') in its headers")
     return race_key(name, title), title, dollar_year, years
+
+
+def refuse_odd_cells(name: str, years: pl.DataFrame, odd_cells: OddCells) -> None:
+    """Refuse the first year row holding an odd cell in a number column."""
+    if not odd_cells:
+        return
+    odd = years.select("row").filter(pl.col("row").is_in(list(odd_cells))).head(1)
+    if not odd.is_empty():
+        row = odd.item(0, "row")
+        cell, what = odd_cells[row]
+        column = NUMBER_NAMES[NUMBER_COLUMNS.index(cell[0])]
+        raise WorkbookInvalid(
+            name,
+            f"{column} (cell {cell}) holds {what}, expected a whole number or a Census symbol such as (B)",
+            row=row,
+        )
 
 
 def load(excel: Any) -> pl.DataFrame:
