@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import sys
 import time
@@ -20,6 +21,7 @@ from libdib.bootstrap import Services, build_services, describe_database, migrat
 from libdib.config import Settings, SettingsError
 from libdib.domain.errors import DomainError
 from libdib.entrypoints.http.docs_page import ASSETS_PATH, SCALAR_VERSION, bundle_dir
+from libdib.entrypoints.http.protocol import GuardedHttpToolsProtocol, RequestLimits
 from libdib.entrypoints.load_progress import LoadProgress, print_datasets, print_load_summary
 from libdib.entrypoints.logs import configure_logging
 from libdib.entrypoints.scalar_bundle import BundleError, download_tarball, install_bundle
@@ -113,9 +115,12 @@ def main() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate the database, ensure the admin account, then serve the API."""
     settings = _settings()
+    limits = RequestLimits(settings.max_header_bytes, settings.max_headers, settings.request_timeout)
     config = uvicorn.Config(
         "libdib.entrypoints.http.app:create_app",
         factory=True,
+        # A partial of a module-level class: it pickles, so every worker process gets the same limits.
+        http=functools.partial(GuardedHttpToolsProtocol, limits=limits),  # type: ignore[arg-type]
         host=host,
         port=port,
         workers=workers,
