@@ -54,7 +54,9 @@ async def load(uow_factory: UnitOfWorkFactory, *tables: CensusTable) -> list[Dat
 
 async def stored(uow_factory: UnitOfWorkFactory, where: RecordFilter | None = None) -> list[tuple[str, Observation]]:
     async with uow_factory() as uow:
-        return [(record.race, record.observation) async for record in uow.records.stream(where or RecordFilter())]
+        return [
+            (record.race, record.observation) for record in await uow.records.after(where or RecordFilter(), 0, 10**6)
+        ]
 
 
 async def test_a_replaced_table_is_stored_with_its_provenance(uow_factory: UnitOfWorkFactory) -> None:
@@ -130,6 +132,24 @@ async def test_a_page_is_in_id_order_and_counts_the_total(uow_factory: UnitOfWor
     assert page.items[0].id < page.items[1].id < page.items[2].id
     assert (page.total, page.limit, page.offset) == (8, 3, 5)
     assert (past_the_end.items, past_the_end.total) == ([], 8)
+
+
+async def test_keyset_pages_chained_by_the_last_id_give_every_match_once_in_id_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await load(uow_factory, ASIAN, WHITE)
+    where = RecordFilter(races=("asian",))
+    async with uow_factory() as uow:
+        everything = await uow.records.after(where, 0, 10**6)
+        pages, after_id = [], 0
+        while page := await uow.records.after(where, after_id, 4):
+            pages.append(page)
+            after_id = page[-1].id
+
+    assert [record for page in pages for record in page] == everything
+    assert [len(page) for page in pages] == [4, 2]
+    assert [record.id for record in everything] == sorted(record.id for record in everything)
+    assert [record.observation for record in everything] == ASIAN.observations
 
 
 @pytest.mark.parametrize(

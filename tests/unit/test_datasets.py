@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from libdib.adapters.memory.store import InMemoryStore
+from libdib.adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
 from libdib.domain.census import CensusTable, Observation
 from libdib.domain.datasets import (
+    EXPORT_CHUNK,
     DatasetService,
     LoadEvent,
     LoadStage,
@@ -17,7 +18,7 @@ from libdib.domain.datasets import (
     RecordExists,
 )
 from libdib.domain.errors import InvalidInput, NotFound, SourceUnavailable, WorkbookInvalid
-from libdib.domain.ports import RecordFilter, Workbook, WorkbookReader, WorkbookSource
+from libdib.domain.ports import RecordFilter, UnitOfWork, Workbook, WorkbookReader, WorkbookSource
 from tests.fakes import FixedClock
 
 pytestmark = pytest.mark.anyio
@@ -362,3 +363,48 @@ async def test_a_dataset_source_keeps_no_credentials_query_or_fragment(
 
     assert result.datasets[0].source == stored
     assert [dataset.source for dataset in await service.list_datasets()] == [stored]
+
+
+class CountedUnits:
+    """A unit-of-work factory over ``store`` that knows how many of its units are open."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.open = 0
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:  # noqa: ARG002 - all units alike
+        return CountedUnit(self)
+
+
+class CountedUnit(InMemoryUnitOfWork):
+    """A memory unit of work that counts itself open while entered."""
+
+    def __init__(self, units: CountedUnits) -> None:
+        super().__init__(units.store)
+        self.units = units
+
+    async def __aenter__(self) -> CountedUnit:
+        self.units.open += 1
+        await super().__aenter__()
+        return self
+
+    async def __aexit__(self, *error: object) -> None:
+        self.units.open -= 1
+        await super().__aexit__(*error)  # type: ignore[arg-type]
+
+
+async def test_an_export_holds_no_unit_of_work_while_its_reader_waits(
+    store: InMemoryStore, reader: StubReader, clock: FixedClock
+) -> None:
+    units = CountedUnits(store)
+    service = DatasetService(uow=units, reader=reader, source=StubSource(), clock=clock)
+    rows = [observation(year) for year in range(1941, 1941 + EXPORT_CHUNK + 5)]
+    reader.tables["p08a.xlsx"] = table("asian", *rows)
+    await service.load(["p08a.xlsx"])
+
+    exported = []
+    async for record in service.export(RecordFilter()):
+        assert units.open == 0  # the reader of the export may wait here as long as it likes
+        exported.append(record.observation)
+
+    assert exported == rows

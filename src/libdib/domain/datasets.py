@@ -35,6 +35,8 @@ from libdib.domain.ports import (
 )
 
 MAX_PAGE_SIZE = 1000
+EXPORT_CHUNK = 1000
+"""Records an export reads per unit of work."""
 LARGEST_NUMBER = 2**31 - 1
 """The number columns are 32-bit integers."""
 MAX_POPULATION_LENGTH = 200
@@ -329,9 +331,12 @@ class DatasetService:
             return await uow.records.page(where, limit, offset)
 
     def export(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        """Every matching record in table order, streamed from one transaction.
+        """Every matching record in table order, read in chunks of ``EXPORT_CHUNK`` by id, each in its own unit.
 
-        The filter is checked now, before anything streams, so a bad one is refused while a response can say so.
+        No unit (so no pooled connection or transaction) stays open while the records are handed on, so a
+        client that stops reading holds nothing. The export is not one snapshot: a record added or deleted
+        while it runs may or may not be in it. The filter is checked now, before anything streams, so a bad
+        one is refused while a response can say so.
         """
         return self._stream(check_filter(where))
 
@@ -380,9 +385,15 @@ class DatasetService:
         return datasets
 
     async def _stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        async with self._uow() as uow:
-            async for record in uow.records.stream(where):
+        after_id = 0
+        while True:
+            async with self._uow(read_only=True) as uow:
+                chunk = await uow.records.after(where, after_id, EXPORT_CHUNK)
+            for record in chunk:
                 yield record
+            if len(chunk) < EXPORT_CHUNK:
+                return
+            after_id = chunk[-1].id
 
 
 def _ignore(_: LoadEvent) -> None:

@@ -6,7 +6,7 @@ Adapters subclass these explicitly so that the type checker catches any drift.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -261,8 +261,8 @@ class RecordRepository(Protocol):
         """Matching records in table order (by id: loads insert rows in the order the tables list them)."""
 
     @abstractmethod
-    def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        """Every matching record in table order, without holding them all in memory."""
+    async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
+        """The first ``limit`` matching records with an id above ``after_id``, in id (table) order."""
 
     @abstractmethod
     async def get(self, record_id: int) -> IncomeRecord | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
@@ -119,10 +121,11 @@ class InMemoryRecordRepository(RecordRepository):
         found = self._tables.matching(where)
         return Page(found[offset : offset + limit], len(found), limit, offset)
 
-    async def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        """Every matching record in table order."""
-        for record in self._tables.matching(where):
-            yield record
+    async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
+        """The first ``limit`` matching records with an id above ``after_id``, in id order."""
+        found = self._tables.matching(where)
+        start = bisect.bisect_right(found, after_id, key=attrgetter("id"))
+        return found[start : start + limit]
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""

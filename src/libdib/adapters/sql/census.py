@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -72,7 +72,6 @@ TABLE_ROWS = (
 """Every record with its dataset's title and constant-dollar year, in table order (by id)."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
-STREAM_BATCH = 2000
 LOAD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('libdib.datasets'), hashtext(:race))"
 """Loads of one race group take turns: the second replaces what the first committed, instead of failing on it."""
 
@@ -212,11 +211,16 @@ class SqlRecordRepository(RecordRepository):
         self._connection = connection
 
     async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
-        """One statement for the page and the total, so both come from one snapshot."""
+        """One statement for the page and the total, so both come from one snapshot.
+
+        The offset is walked over ids alone (an index-only scan of the race's index), and only the page's
+        rows are fetched: a deep page costs its skipped index entries, not its skipped rows.
+        """
         conditions = _where(where)
         total = select(func.count()).select_from(records).where(*conditions).scalar_subquery()
-        statement = select(*RECORD_COLUMNS, total.label("total")).where(*conditions)
-        ordered = statement.order_by(records.c.id).limit(limit).offset(offset)
+        ids = select(records.c.id).where(*conditions).order_by(records.c.id).limit(limit).offset(offset).subquery()
+        statement = select(*RECORD_COLUMNS, total.label("total")).join(ids, ids.c.id == records.c.id)
+        ordered = statement.order_by(records.c.id)
         rows = (await self._connection.execute(ordered)).all()
         if rows:
             return Page([_record(row) for row in rows], rows[0].total, limit, offset)
@@ -224,12 +228,10 @@ class SqlRecordRepository(RecordRepository):
         count = (await self._connection.execute(select(total))).scalar_one()
         return Page([], count, limit, offset)
 
-    async def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        """Every matching record in table order, fetched in batches through a server-side cursor."""
-        statement = self._select().where(*_where(where)).order_by(records.c.id)
-        result = await self._connection.stream(statement.execution_options(yield_per=STREAM_BATCH))
-        async for row in result:
-            yield _record(row)
+    async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
+        """The first ``limit`` matching records with an id above ``after_id``, in id order (a keyset page)."""
+        statement = self._select().where(*_where(where), records.c.id > after_id).order_by(records.c.id).limit(limit)
+        return [_record(row) for row in await self._connection.execute(statement)]
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""

@@ -150,4 +150,6 @@ class RecordRow(Base):
             func.coalesce(footnote, ""),
             unique=True,
         ),
+        # A race group's records in id order: deep pages and exports of one race (migration 0005).
+        Index("ix_income_records_race_id", race, id),
     )
