@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.served import Server, served
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long
 
 LIMITS = {"LIBDIB_MAX_HEADER_BYTES": "4096", "LIBDIB_MAX_HEADERS": "50", "LIBDIB_REQUEST_TIMEOUT": "1"}
 
