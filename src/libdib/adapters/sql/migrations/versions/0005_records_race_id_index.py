@@ -4,7 +4,7 @@
 with this index the page's ids come from an index-only scan and only its 1,000 rows are fetched.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006 (0005 was assigned to this branch while 0006 landed first on main; relinked after it)
 Create Date: 2026-12-01 06:20:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
