@@ -5,7 +5,8 @@ and endless request heads, hostile JSON bodies, hostile workbooks, slow and stal
 heads, CSV exports that are never read) and a flood of failed logins for random usernames. Throughout,
 a probe asks ``GET /health`` every 50 ms. Each attack must get its 4xx (never a 5xx), and afterwards the
 probe's p99 must be under one second with every probe answered 200, the worker must still be the same
-process, and its resident memory must stay under ``RSS_BOUND_MIB``.
+process, and its resident memory must stay under ``RSS_BOUND_MIB``. During the login flood the admin,
+logging in from another address, must get in within ``LOGIN_BOUND_SECONDS`` each time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ ADMIN, PASSWORD = "admin", "quartz-lantern-migrates-slowly"
 RSS_BOUND_MIB = 600
 """The worker's resident memory may not pass this, whatever it is sent (it starts near 200 MiB)."""
 PROBE_P99_SECONDS = 1.0
+LOGIN_BOUND_SECONDS = 3.0
+"""An argon2 verification takes about half a second on the 2-core test machine; the flood's may queue before it."""
+FLOOD_ADDRESS, ADMIN_ADDRESS = "203.0.113.7", "198.51.100.9"
+"""The login flood's client and the admin's (documentation addresses, RFC 5737)."""
 MIN_PROBES = 40
 """Probes each test runs for at least (the probe goes on after a quick attack, while its effects may last)."""
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetml.sheet"
@@ -110,6 +115,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         "LIBDIB_ADMIN_PASSWORD": PASSWORD,
         "LIBDIB_CENSUS_SOURCE": str(CENSUS_DIR),
         "LIBDIB_REQUEST_TIMEOUT": "2",
+        # The test stands in for several clients: it names each one's address as a trusted proxy would.
+        "LIBDIB_FORWARDED_ALLOW_IPS": "127.0.0.1",
         "LIBDIB_LOG_LEVEL": "WARNING",
     }
     try:
@@ -247,11 +254,6 @@ def test_slow_heads_and_stalled_exports_hold_nothing_others_need(target: Target,
             client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 7 (another engineer's branch): the flood's dummy hashes fill the hashing pool, so the"
-    " admin's own login waits or gets 503; this test is its acceptance check and passes once that lands",
-)
 def test_a_flood_of_failed_logins_leaves_a_legitimate_login_reasonably_fast(target: Target, probe: Probe) -> None:
     flooding = threading.Event()
     took: list[float] = []
@@ -260,14 +262,18 @@ def test_a_flood_of_failed_logins_leaves_a_legitimate_login_reasonably_fast(targ
         while not flooding.is_set():
             started = time.perf_counter()
             response = httpx.post(
-                f"{target.url}/auth/login", json={"username": ADMIN, "password": PASSWORD}, timeout=30
+                f"{target.url}/auth/login",
+                json={"username": ADMIN, "password": PASSWORD},
+                headers={"X-Forwarded-For": ADMIN_ADDRESS},
+                timeout=30,
             )
             took.append(time.perf_counter() - started if response.status_code == 200 else float("inf"))
             time.sleep(0.2)
 
     def guess(_: int) -> int:
         body = {"username": secrets.token_hex(6), "password": secrets.token_hex(8)}
-        return httpx.post(f"{target.url}/auth/login", json=body, timeout=30).status_code
+        headers = {"X-Forwarded-For": FLOOD_ADDRESS}
+        return httpx.post(f"{target.url}/auth/login", json=body, headers=headers, timeout=30).status_code
 
     watcher = threading.Thread(target=legitimate, daemon=True)
     watcher.start()
@@ -276,7 +282,7 @@ def test_a_flood_of_failed_logins_leaves_a_legitimate_login_reasonably_fast(targ
     watcher.join(timeout=30)
 
     assert set(statuses) <= {401, 429, 503}  # 503: the hashing pool is busy, said without a traceback
-    assert max(took) < 2.0, f"legitimate logins took up to {max(took):.2f} s ({len(took)} logins)"
+    assert max(took) < LOGIN_BOUND_SECONDS, f"legitimate logins took up to {max(took):.2f} s ({len(took)} logins)"
     print(
         f"legitimate login during the flood: median {statistics.median(took) * 1000:.0f} ms,"
         f" max {max(took) * 1000:.0f} ms"
