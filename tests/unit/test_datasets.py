@@ -18,7 +18,7 @@ from libdib.domain.datasets import (
 )
 from libdib.domain.errors import InvalidInput, NotFound, SourceUnavailable, WorkbookInvalid
 from libdib.domain.ports import RecordFilter, Workbook, WorkbookReader, WorkbookSource
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, MemoryWorker
 
 pytestmark = pytest.mark.anyio
 
@@ -75,6 +75,7 @@ def store() -> InMemoryStore:
 def service(store: InMemoryStore, reader: StubReader, clock: FixedClock) -> DatasetService:
     return DatasetService(
         uow=store.unit_of_work,
+        view=MemoryWorker(store).census,
         reader=reader,
         source=StubSource(),
         clock=clock,

@@ -23,6 +23,7 @@ from libdib.domain.census import (
 )
 from libdib.domain.errors import Conflict, InvalidInput, NotFound, WorkbookInvalid
 from libdib.domain.ports import (
+    CensusView,
     Clock,
     Page,
     Provenance,
@@ -242,12 +243,14 @@ class DatasetService:
         self,
         *,
         uow: UnitOfWorkFactory,
+        view: CensusView,
         reader: WorkbookReader,
         source: WorkbookSource,
         clock: Clock,
         default_locations: Sequence[str] = (),
     ) -> None:
         self._uow = uow
+        self._view = view
         self._reader = reader
         self._source = source
         self._clock = clock
@@ -284,10 +287,13 @@ class DatasetService:
         (dataset,) = await self._store([await asyncio.to_thread(self._read, workbook)], _ignore)
         return dataset
 
+    async def data_version(self) -> str:
+        """A token that changes when, and only when, the loaded data changes (what an ``ETag`` is made of)."""
+        return await self._view.version()
+
     async def list_datasets(self) -> list[Dataset]:
         """Every loaded dataset, by race."""
-        async with self._uow(read_only=True) as uow:
-            return await uow.datasets.list()
+        return await self._view.datasets()
 
     async def delete_dataset(self, dataset_id: int) -> None:
         """Delete a dataset and its records; raises ``NotFound``."""
@@ -300,8 +306,7 @@ class DatasetService:
         """One page of the matching records in table order; raises ``InvalidInput`` for a bad filter or page."""
         where = check_filter(where)
         check_page(limit, offset)
-        async with self._uow(read_only=True) as uow:
-            return await uow.records.page(where, limit, offset)
+        return await self._view.page(where, limit, offset)
 
     def export(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
         """Every matching record in table order, streamed from one transaction.
@@ -312,8 +317,7 @@ class DatasetService:
 
     async def get_record(self, record_id: int) -> IncomeRecord:
         """The record with this id; raises ``NotFound``."""
-        async with self._uow(read_only=True) as uow:
-            record = await uow.records.get(record_id)
+        record = await self._view.record(record_id)
         if record is None:
             raise NotFound(f"there is no record with id {record_id}")
         return record

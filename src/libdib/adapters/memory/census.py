@@ -35,11 +35,20 @@ class _Tables:
         self.records: dict[int, IncomeRecord] = state.table(RECORDS)
         self.keys: dict[NaturalKey, int] = state.table(KEYS)
 
-    def insert(self, dataset_id: int, race: str, constant_dollar_year: int, observation: Observation) -> IncomeRecord:
+    def insert(
+        self,
+        dataset_id: int,
+        race: str,
+        constant_dollar_year: int,
+        observation: Observation,
+        record_id: int | None = None,
+    ) -> IncomeRecord:
+        """Store a record under ``record_id``, or the next id when it has none yet."""
         key = natural_key(race, observation)
         if key in self.keys:
             raise RecordExists(race, observation)
-        record = IncomeRecord(self.state.next_id(RECORDS), dataset_id, race, constant_dollar_year, observation)
+        record_id = self.state.next_id(RECORDS) if record_id is None else record_id
+        record = IncomeRecord(record_id, dataset_id, race, constant_dollar_year, observation)
         self.records[record.id] = record
         self.keys[key] = record.id
         return record
@@ -70,13 +79,16 @@ class InMemoryDatasetRepository(DatasetRepository):
         self._tables = _Tables(state)
 
     async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
-        """Drop the race's dataset and records, then store ``table``; ``RecordExists`` on a row listed twice."""
+        """Store ``table`` as the race's dataset, keeping its id and the id of every row whose natural key stays."""
         tables = self._tables
         old = await self.get_by_race(table.race)
+        kept: dict[NaturalKey, IncomeRecord] = {}
         if old is not None:
-            tables.delete_dataset(old.id)
+            kept = {natural_key(r.race, r.observation): r for r in tables.records.values() if r.dataset_id == old.id}
+            for record in kept.values():
+                tables.delete_record(record.id)
         dataset = Dataset(
-            id=tables.state.next_id(DATASETS),
+            id=old.id if old is not None else tables.state.next_id(DATASETS),
             race=table.race,
             title=table.title,
             source=provenance.source,
@@ -87,7 +99,9 @@ class InMemoryDatasetRepository(DatasetRepository):
         )
         tables.datasets[dataset.id] = _StoredDataset(dataset, table.constant_dollar_year)
         for observation in table.observations:
-            tables.insert(dataset.id, table.race, table.constant_dollar_year, observation)
+            same = kept.get(natural_key(table.race, observation))
+            record_id = same.id if same is not None else None
+            tables.insert(dataset.id, table.race, table.constant_dollar_year, observation, record_id)
         return dataset
 
     async def list(self) -> list[Dataset]:

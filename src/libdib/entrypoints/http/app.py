@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
-from libdib.bootstrap import Services, build_services, purge_periodically, sync_memo_periodically
+from libdib.bootstrap import Services, build_services, purge_periodically
 from libdib.config import MIB, Settings
 from libdib.entrypoints.http.auth import bearer_auth_middleware, requires_admin
 from libdib.entrypoints.http.clients import trusting_proxies
@@ -86,14 +86,10 @@ def _running(services: Services) -> contextlib.AbstractAsyncContextManager[None]
             # whose pauses were the p99 tail under load (bench profile).
             gc.collect()
             gc.freeze()
-            background = [
-                asyncio.create_task(purge_periodically(services)),
-                asyncio.create_task(sync_memo_periodically(services.tokens)),
-            ]
+            purging = asyncio.create_task(purge_periodically(services))
             try:
                 yield
             finally:
-                for task in background:
-                    task.cancel()
+                purging.cancel()
 
     return lifespan  # type: ignore[return-value]

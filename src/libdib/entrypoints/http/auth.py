@@ -9,8 +9,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 
 from libdib.domain.errors import Forbidden, Unauthenticated
+from libdib.domain.identity import User
 from libdib.domain.tokens import TokenService
-from libdib.domain.users import User
 from libdib.entrypoints.http.openapi import DOCS_PATH
 
 OPEN_PATHS = [f"^{DOCS_PATH}(/|$)", "^/static/"]
