@@ -203,7 +203,7 @@ def check_table(workbook: str, table: CensusTable) -> CensusTable:
     if not table.observations:
         raise WorkbookInvalid(workbook, "has no year rows")
     check_year(table.constant_dollar_year, "constant dollar year")
-    # The keys' hashes, not the keys: for a million rows 3x faster and no set of a million tuples held at the
+    # The keys' hashes, not the keys: cheaper to build, and no set of a million tuples held at the
     # load's memory peak. Equal hashes of different keys are all but impossible, and only send us looking.
     if len(set(map(hash, map(ROW_KEY, table.observations)))) < len(table.observations):
         check_rows_distinct(workbook, table.observations)

@@ -28,7 +28,7 @@ from libdib.entrypoints.http.middleware import RequestContextMiddleware
 from libdib.entrypoints.http.openapi import document_errors, openapi_config
 from libdib.entrypoints.http.problems import EXCEPTION_HANDLERS
 from libdib.entrypoints.http.query_check import UnknownQueryParameters
-from libdib.entrypoints.logs import configure_logging
+from libdib.entrypoints.logs import AccessLog, configure_logging
 
 MULTIPART_OVERHEAD = MIB
 """Room for multipart boundaries and headers above the workbook size limit."""
@@ -63,7 +63,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     document_errors(app.openapi_schema, _admin_operations(app))
     # Wrapped around the whole handler, not in the route middleware, so that requests no route matches (404, 405)
     # are logged and get a request id and the security headers too.
-    app.asgi_handler = trusting_proxies(RequestContextMiddleware(app.asgi_handler), settings.forwarded_allow_ips)
+    access_log = AccessLog()
+    app.asgi_handler = trusting_proxies(
+        RequestContextMiddleware(app.asgi_handler, access_log), settings.forwarded_allow_ips
+    )
+    app.on_shutdown.append(access_log.flush)
     return app
 
 

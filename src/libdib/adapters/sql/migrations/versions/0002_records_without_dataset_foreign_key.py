@@ -1,8 +1,8 @@
 """Records without a foreign key to their dataset: bulk loads skip a per-row check.
 
-The key's trigger looked the dataset up once for every row COPY wrote: about 2 s of a million-row load
-(10.1 s against 8.2 s for the COPY alone). The repositories keep what it guaranteed with row locks: adding a
-record holds its dataset's row ``FOR KEY SHARE``, and dropping a dataset deletes its row before its records.
+The key's trigger looked the dataset up once for every row COPY wrote, a large part of a bulk load. The
+repositories kept what it guaranteed with row locks until migration 0004 brought the key back (loads now go
+through a staging table).
 
 Revision ID: 0002
 Revises: 0001
