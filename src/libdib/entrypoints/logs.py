@@ -21,6 +21,8 @@ def _drop_color_message(
     return event_dict
 
 
+RENDERING = {"json": True}
+"""How ``configure_logging`` last chose to render lines; the access log follows it."""
 SHARED_PROCESSORS: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
@@ -39,6 +41,7 @@ def configure_logging(level: str = "INFO", *, production: bool = False, json: bo
     """
     if json is None:
         json = production or not sys.stderr.isatty()
+    RENDERING["json"] = json
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -85,7 +88,8 @@ class AccessLog:
     Its fields are fixed, so the line is laid out directly (only the values a client chooses are JSON-encoded),
     its timestamp reuses the formatted second it falls in, and lines are written together at most
     ``FLUSH_SECONDS`` after the first of them, one write for many requests. The stdlib logger
-    ``libdib.access`` still decides whether it is on (``LIBDIB_LOG_LEVEL`` above INFO turns it off).
+    ``libdib.access`` still decides whether it is on (``LIBDIB_LOG_LEVEL`` above INFO turns it off). Where
+    lines are rendered for a developer's terminal, access lines go through structlog like the others.
     """
 
     def __init__(self) -> None:
@@ -104,6 +108,10 @@ class AccessLog:
         self, method: str, path: str, *, status: int, duration_ms: float, request_id: str, client: str | None
     ) -> None:
         """Queue one line; it is written on the next flush."""
+        if not RENDERING["json"]:
+            fields = {"status": status, "duration_ms": duration_ms, "request_id": request_id, "client": client}
+            structlog.get_logger(ACCESS_LOGGER).info("request", method=method, path=path, **fields)
+            return
         encode = self._encode
         if not self._lines:
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
