@@ -96,9 +96,9 @@ def percent_change(value: int | None, base: int | None) -> float | None:
 
 
 def first_listed(records: Iterable[IncomeRecord]) -> dict[tuple[str, int], IncomeRecord]:
-    """The first record of each race and year in table order (lowest id): first population, first estimate."""
+    """The first record of each race and year of ``records`` (in table order): first population, first estimate."""
     first: dict[tuple[str, int], IncomeRecord] = {}
-    for record in sorted(records, key=lambda record: record.id):
+    for record in records:
         first.setdefault((record.race, record.observation.year), record)
     return first
 

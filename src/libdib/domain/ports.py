@@ -241,7 +241,7 @@ class RecordRepository(Protocol):
 
     @abstractmethod
     async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
-        """Matching records in table order (by id: loads insert rows in the order the tables list them)."""
+        """Matching records in table order (each table as published, records added later after its rows)."""
 
     @abstractmethod
     def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:

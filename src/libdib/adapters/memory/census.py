@@ -18,6 +18,8 @@ DATASETS = "datasets"
 RECORDS = "income_records"
 KEYS = "income_record_keys"
 """The natural key of every record, as the SQL unique index keeps it."""
+ORDER = "income_record_order"
+"""Each record's (dataset id, place in its table), as the SQL table keeps it: the order of every listing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class _Tables:
         self.datasets: dict[int, _StoredDataset] = state.table(DATASETS)
         self.records: dict[int, IncomeRecord] = state.table(RECORDS)
         self.keys: dict[NaturalKey, int] = state.table(KEYS)
+        self.order: dict[int, tuple[int, int]] = state.table(ORDER)
 
     def insert(
         self,
@@ -41,9 +44,11 @@ class _Tables:
         race: str,
         constant_dollar_year: int,
         observation: Observation,
+        *,
+        position: int,
         record_id: int | None = None,
     ) -> IncomeRecord:
-        """Store a record under ``record_id``, or the next id when it has none yet."""
+        """Store a record at ``position`` in its table, under ``record_id`` or the next id when it has none yet."""
         key = natural_key(race, observation)
         if key in self.keys:
             raise RecordExists(race, observation)
@@ -51,6 +56,7 @@ class _Tables:
         record = IncomeRecord(record_id, dataset_id, race, constant_dollar_year, observation)
         self.records[record.id] = record
         self.keys[key] = record.id
+        self.order[record.id] = (dataset_id, position)
         return record
 
     def delete_record(self, record_id: int) -> bool:
@@ -58,6 +64,7 @@ class _Tables:
         if record is None:
             return False
         del self.keys[natural_key(record.race, record.observation)]
+        del self.order[record_id]
         return True
 
     def delete_dataset(self, dataset_id: int) -> bool:
@@ -69,7 +76,15 @@ class _Tables:
 
     def matching(self, where: RecordFilter) -> list[IncomeRecord]:
         """The records ``where`` selects, in id order (the order tables were loaded and rows added)."""
-        return sorted(filter(where.matches, self.records.values()), key=lambda record: record.id)
+        return self.in_table_order(list(filter(where.matches, self.records.values())))
+
+    def in_table_order(self, found: list[IncomeRecord]) -> list[IncomeRecord]:
+        """``found`` in the order of every listing."""
+        return sorted(found, key=lambda record: self.order[record.id])
+
+    def next_position(self, dataset_id: int) -> int:
+        """The place after the last row of a dataset's table."""
+        return max((place for owner, place in self.order.values() if owner == dataset_id), default=-1) + 1
 
 
 class InMemoryDatasetRepository(DatasetRepository):
@@ -98,10 +113,12 @@ class InMemoryDatasetRepository(DatasetRepository):
             loaded_at=loaded_at,
         )
         tables.datasets[dataset.id] = _StoredDataset(dataset, table.constant_dollar_year)
-        for observation in table.observations:
+        for position, observation in enumerate(table.observations):
             same = kept.get(natural_key(table.race, observation))
             record_id = same.id if same is not None else None
-            tables.insert(dataset.id, table.race, table.constant_dollar_year, observation, record_id)
+            tables.insert(
+                dataset.id, table.race, table.constant_dollar_year, observation, position=position, record_id=record_id
+            )
         return dataset
 
     async def list(self) -> list[Dataset]:
@@ -123,7 +140,7 @@ class InMemoryDatasetRepository(DatasetRepository):
 
 
 class InMemoryRecordRepository(RecordRepository):
-    """Records by id; ids grow in table order, as the SQL sequence does under COPY."""
+    """Records by id, listed in table order."""
 
     def __init__(self, state: MemoryState) -> None:
         self._tables = _Tables(state)
@@ -147,7 +164,10 @@ class InMemoryRecordRepository(RecordRepository):
         stored = self._tables.datasets.get(dataset.id)
         if stored is None:
             raise DatasetGone(dataset.race)
-        return self._tables.insert(dataset.id, dataset.race, stored.constant_dollar_year, observation)
+        position = self._tables.next_position(dataset.id)
+        return self._tables.insert(
+            dataset.id, dataset.race, stored.constant_dollar_year, observation, position=position
+        )
 
     async def delete(self, record_id: int) -> bool:
         """Delete one record."""
@@ -160,15 +180,15 @@ class InMemoryRecordRepository(RecordRepository):
             for record in self._tables.records.values()
             if record.race in races and record.observation.age_range == age_range and record.observation.year in years
         ]
-        return sorted(found, key=lambda record: record.id)
+        return self._tables.in_table_order(found)
 
     async def tables(
         self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
     ) -> list[LoadedTable]:
-        """The records of these races (and brackets, or of ``year``) with their dataset's title and dollars, by id."""
+        """The records of these races (and brackets, or of ``year``) with their dataset's title and dollars, in order."""
         tables = self._tables
         rows: dict[int, list[Observation]] = {}
-        for record in sorted(tables.records.values(), key=lambda record: record.id):
+        for record in tables.in_table_order(list(tables.records.values())):
             wanted = age_ranges is None or record.observation.age_range in age_ranges or record.observation.year == year
             if wanted and (races is None or record.race in races) and record.dataset_id in tables.datasets:
                 rows.setdefault(record.dataset_id, []).append(record.observation)

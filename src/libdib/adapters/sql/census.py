@@ -55,6 +55,8 @@ DATASET_COLUMNS = (
     datasets.c.loaded_at,
 )
 STORED_COLUMNS = ("dataset_id", "race", "constant_dollar_year", *Observation._fields)
+TABLE_ORDER = (records.c.dataset_id, records.c.position)
+"""Each table in its published order (records added later after its rows), tables in the order first loaded."""
 """Every column a record is written with (the id comes from the sequence), in the order rows are built."""
 RECORD_COLUMNS = (records.c.id, *(records.c[name] for name in STORED_COLUMNS))
 """What a record is read with: id, dataset_id, race, constant_dollar_year, then the observation's fields."""
@@ -67,7 +69,7 @@ NATURAL_KEY = (
     func.coalesce(records.c.footnote, literal_column("''")),
 )
 """The unique index an upsert names as its conflict target, as the index spells it (SQLite compares the text)."""
-UPDATED_COLUMNS = ("dataset_id", "constant_dollar_year", *Observation._fields[4:])
+UPDATED_COLUMNS = ("dataset_id", "constant_dollar_year", *Observation._fields[4:], "position")
 """What a reload may change in a row whose natural key it lists again."""
 STAGING = Table(
     "income_staging",
@@ -78,14 +80,14 @@ STAGING = Table(
     postgresql_on_commit="DROP",
 )
 """A load's rows before they meet the records: no index, no key, no trigger, so filling it costs what COPY does.
-``ordinal`` is the row's place in the table, so new rows get ids in the table's order."""
+``ordinal`` is the row's place in the table (the records' ``position``)."""
 CARDINALITY_VIOLATION = "21000"
 TABLE_ROWS = (
     select(datasets.c.id, datasets.c.race, datasets.c.title, datasets.c.constant_dollar_year, *RECORD_COLUMNS[4:])
     .select_from(records.join(datasets, records.c.dataset_id == datasets.c.id))
-    .order_by(records.c.id)
+    .order_by(*TABLE_ORDER)
 )
-"""Every record with its dataset's title and constant-dollar year, in table order (by id)."""
+"""Every record with its dataset's title and constant-dollar year, in table order."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
 STREAM_BATCH = 2000
@@ -173,10 +175,11 @@ class SqlDatasetRepository(DatasetRepository):
             literal(table.race, records.c.race.type),
             literal(table.constant_dollar_year, records.c.constant_dollar_year.type),
             *(STAGING.c[name] for name in Observation._fields),
+            STAGING.c.ordinal,
         )
         # SQLite reads ``ON CONFLICT`` after a ``SELECT`` without ``WHERE`` as part of a join (its own advice).
         rows = rows.where(true()).order_by(STAGING.c.ordinal)
-        upsert = _dialect_insert(self._connection, records).from_select(STORED_COLUMNS, rows)
+        upsert = _dialect_insert(self._connection, records).from_select([*STORED_COLUMNS, "position"], rows)
         changed = {name: upsert.excluded[name] for name in UPDATED_COLUMNS}
         upsert = upsert.on_conflict_do_update(
             index_elements=NATURAL_KEY,
@@ -263,7 +266,7 @@ class SqlRecordRepository(RecordRepository):
         conditions = _where(where)
         total = select(func.count()).select_from(records).where(*conditions).scalar_subquery()
         statement = select(*RECORD_COLUMNS, total.label("total")).where(*conditions)
-        ordered = statement.order_by(records.c.id).limit(limit).offset(offset)
+        ordered = statement.order_by(*TABLE_ORDER).limit(limit).offset(offset)
         rows = (await self._connection.execute(ordered)).all()
         if rows:
             return Page([_record(row) for row in rows], rows[0].total, limit, offset)
@@ -273,7 +276,7 @@ class SqlRecordRepository(RecordRepository):
 
     async def stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
         """Every matching record in table order, fetched in batches through a server-side cursor."""
-        statement = select(*RECORD_COLUMNS).where(*_where(where)).order_by(records.c.id)
+        statement = select(*RECORD_COLUMNS).where(*_where(where)).order_by(*TABLE_ORDER)
         result = await self._connection.stream(statement.execution_options(yield_per=STREAM_BATCH))
         async for row in result:
             yield _record(row)
@@ -294,6 +297,8 @@ class SqlRecordRepository(RecordRepository):
         values["constant_dollar_year"] = (
             select(datasets.c.constant_dollar_year).where(datasets.c.id == dataset.id).scalar_subquery()
         )
+        last = select(func.coalesce(func.max(records.c.position), -1)).where(records.c.dataset_id == dataset.id)
+        values["position"] = last.scalar_subquery() + 1
         statement = insert(records).values(values).returning(*RECORD_COLUMNS)
         try:
             row = (await self._connection.execute(statement)).one()
@@ -316,14 +321,14 @@ class SqlRecordRepository(RecordRepository):
         statement = (
             select(*RECORD_COLUMNS)
             .where(records.c.race.in_(races), records.c.age_range == age_range, records.c.year.in_(years))
-            .order_by(records.c.id)
+            .order_by(*TABLE_ORDER)
         )
         return [_record(row) for row in await self._connection.execute(statement)]
 
     async def tables(
         self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
     ) -> list[LoadedTable]:
-        """One joined query in id order, grouped by dataset in Python."""
+        """One joined query in table order, grouped by dataset in Python."""
         statement = TABLE_ROWS if races is None else TABLE_ROWS.where(records.c.race.in_(list(races)))
         if age_ranges is not None:
             statement = statement.where(or_(records.c.age_range.in_(list(age_ranges)), records.c.year == year))

@@ -121,13 +121,15 @@ class DatasetRow(Base):
 class RecordRow(Base):
     """One year row of a table.
 
-    A first load gives ids in the table's order, which comparisons rely on; a reload keeps the id of every row
-    whose natural key it lists again.
+    A reload keeps the id of every row whose natural key it lists again; ``position`` keeps the table's order.
     """
 
     __tablename__ = "income_records"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     dataset_id: Mapped[int] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    """The row's place in its table (records added later come after the table's rows): the order of listings
+    and of "first listed", which ids cannot keep once a reload keeps the ids of the rows it lists again."""
     race: Mapped[str] = mapped_column(String(40))
     population: Mapped[str] = mapped_column(String(200))
     age_range: Mapped[str] = mapped_column(String(5))
@@ -151,6 +153,7 @@ class RecordRow(Base):
             func.coalesce(footnote, ""),
             unique=True,
         ),
+        Index("ix_income_records_table_order", dataset_id, position),
         # SQLite would otherwise give a deleted record's id to the next new one; a saved link must not move.
         {"sqlite_autoincrement": True},
     )

@@ -4,7 +4,7 @@ Every change that may withdraw a token (a session ended or deleted, a token revo
 another role or password) advances the ``revocation`` epoch, and every change of datasets or records the
 ``data`` epoch, by triggers in the changing transaction: a write added later cannot forget to. Workers read
 the epochs to know whether what they hold still holds (``adapters.lease``). Loads now go through a staging
-table and upsert into the records, so the foreign key costs the load no per-row lookup of the old design.
+table and upsert into the records, keeping ids; ``position`` keeps each table's order, which ids no longer do.
 
 Revision ID: 0004
 Revises: 0006
@@ -26,6 +26,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FOREIGN_KEY = "fk_income_records_dataset_id_datasets"
+TABLE_ORDER = "ix_income_records_table_order"
 REVOCATION, DATA = "revocation", "data"
 
 WATCHED = (
@@ -73,6 +74,10 @@ def upgrade() -> None:
     # On SQLite the rebuilt table also takes AUTOINCREMENT, so a deleted record's id is never given again.
     with records_for_altering(autoincrement=True) as table:
         table.create_foreign_key(FOREIGN_KEY, "datasets", ["dataset_id"], ["id"], ondelete="CASCADE")
+        table.add_column(sa.Column("position", sa.Integer(), nullable=False, server_default="0"))
+    # Until now ids followed the table's order.
+    op.execute("UPDATE income_records SET position = id")
+    op.create_index(TABLE_ORDER, "income_records", ["dataset_id", "position"])
     _create_triggers(bind.dialect.name == "postgresql")
 
 
@@ -84,8 +89,10 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {watched}" if postgres else ""))
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS libdib_advance_epoch()")
+    op.drop_index(TABLE_ORDER, table_name="income_records")
     with records_for_altering() as table:
         table.drop_constraint(FOREIGN_KEY, type_="foreignkey")
+        table.drop_column("position")
     revoked = bind.execute(sa.text("SELECT value FROM epochs WHERE name = 'revocation'")).scalar_one()
     epoch = op.create_table(
         "revocation_epoch",
