@@ -169,7 +169,11 @@ class SqlDatasetRepository(DatasetRepository):
             STAGING.c.population == records.c.population,
             func.coalesce(STAGING.c.footnote, "") == func.coalesce(records.c.footnote, ""),
         )
-        await self._connection.execute(delete(records).where(records.c.race == table.race, ~exists().where(same_key)))
+        had_rows = (await self._connection.execute(select(exists().where(records.c.race == table.race)))).scalar()
+        if had_rows:
+            await self._connection.execute(
+                delete(records).where(records.c.race == table.race, ~exists().where(same_key))
+            )
         rows = select(
             literal(dataset.id, records.c.dataset_id.type),
             literal(table.race, records.c.race.type),
@@ -180,18 +184,22 @@ class SqlDatasetRepository(DatasetRepository):
         # SQLite reads ``ON CONFLICT`` after a ``SELECT`` without ``WHERE`` as part of a join (its own advice).
         rows = rows.where(true()).order_by(STAGING.c.ordinal)
         upsert = _dialect_insert(self._connection, records).from_select([*STORED_COLUMNS, "position"], rows)
-        changed = {name: upsert.excluded[name] for name in UPDATED_COLUMNS}
-        upsert = upsert.on_conflict_do_update(
-            index_elements=NATURAL_KEY,
-            set_=changed,
-            where=or_(*(records.c[name].is_distinct_from(value) for name, value in changed.items())),
-        )
+        if had_rows:
+            # Only a table loaded before can meet its own rows; a first load skips the per-row conflict check.
+            changed = {name: upsert.excluded[name] for name in UPDATED_COLUMNS}
+            upsert = upsert.on_conflict_do_update(
+                index_elements=NATURAL_KEY,
+                set_=changed,
+                where=or_(*(records.c[name].is_distinct_from(value) for name, value in changed.items())),
+            )
         twice = Conflict(f"the table of race {table.race!r} lists a row twice")
         try:
             await self._connection.execute(upsert)
         except DBAPIError as error:
             # PostgreSQL refuses to upsert one row twice in a statement; SQLite lets the second win (counted below).
-            if getattr(error.orig, "sqlstate", None) == CARDINALITY_VIOLATION:
+            if getattr(error.orig, "sqlstate", None) == CARDINALITY_VIOLATION or (
+                isinstance(error, IntegrityError) and violated(error) is Violation.UNIQUE
+            ):
                 raise twice from None
             raise
         count = select(func.count()).select_from(records).where(records.c.race == table.race)
