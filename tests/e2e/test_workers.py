@@ -32,7 +32,7 @@ def test_a_logout_through_one_process_is_refused_by_another(tmp_path: Path, pg_u
     second = start(tmp_path, {"LIBDIB_DATABASE_URL": pg_url})
     try:
         tokens = sign_up_and_log_in(first, "ada")
-        # Both processes have honoured the token, so each may remember it (HonouredTokenMemo).
+        # Both processes have honoured the token, so each may hold it (MemoizedHonouredTokens).
         assert {me(server, tokens["access_token"]) for server in (first, second)} == {200}
         logout = httpx.post(f"{second.url}/auth/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert logout.status_code == 204

@@ -185,7 +185,7 @@ class InMemoryRecordRepository(RecordRepository):
     async def tables(
         self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
     ) -> list[LoadedTable]:
-        """The records of these races (and brackets, or of ``year``) with their dataset's title and dollars, in order."""
+        """These races' records (and brackets, or of ``year``) with their dataset's title and dollars, in order."""
         tables = self._tables
         rows: dict[int, list[Observation]] = {}
         for record in tables.in_table_order(list(tables.records.values())):
