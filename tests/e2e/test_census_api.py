@@ -515,7 +515,14 @@ async def test_bad_comparison_parameters_are_refused_naming_them(
 
 # Entity tags
 
-DATA_GETS = ["/records", "/records/{id}", "/comparisons?year=2019&age_range=25-34", "/datasets"]
+DATA_GETS = [
+    "/records",
+    "/records/{id}",
+    "/comparisons?year=2019&age_range=25-34",
+    "/datasets",
+    "/series?races=asian,white&sex=female&age_range=25-34",
+    "/dimensions",
+]
 
 
 async def data_urls(api: Api) -> list[str]:
