@@ -23,10 +23,12 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
 from libdib.adapters.sql.identity import ACTIVE_USER
-from libdib.domain.tokens import InvalidToken, TokenKind
+from libdib.domain.identity import TokenKind
+from libdib.domain.tokens import InvalidToken
 
 TABLE = "ceiling_rows"
 CREATE_TABLE = (
@@ -39,11 +41,14 @@ SELECT_ROW = f"SELECT * FROM {TABLE} WHERE id = $1"  # noqa: S608 - a constant n
 POOL_SIZE = 10
 """Kept open from the start; the pool grows to twice this, the 20 connections libdib's engine holds by default."""
 READY_PATH = "/ready"
+_SESSION_QUERY = ACTIVE_USER.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+SESSION_SQL, SESSION_PARAMETERS = str(_SESSION_QUERY), tuple(_SESSION_QUERY.positiontup or ())
+"""libdib's token check as asyncpg runs it, with its parameters in ``$n`` order."""
 LAYERS = {
     "none": "nothing: the ceiling itself",
     "auth": "a Litestar authentication middleware that accepts every request",
     "jwt": "that middleware checking the bearer token with libdib's PyJwtTokenCodec (verified once, then remembered)",
-    "revocation": "and then running libdib's session query on every request (one asyncpg fetchrow, no memo)",
+    "revocation": "and then running libdib's session query on every request (one asyncpg fetchrow, nothing held)",
 }
 """What each ``--layer`` adds in front of the handler; each includes the ones listed before it."""
 
@@ -78,8 +83,8 @@ class LayeredAuth(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(str(error)) from None
         if state.layer == "revocation":
             parameters = {"user_id": claims.user_id, "sid": claims.sid, "jti": claims.jti}
-            arguments = [parameters[name] for name in ACTIVE_USER.names]
-            if await state.pool.fetchrow(ACTIVE_USER.sql, *arguments) is None:
+            arguments = [parameters[name] for name in SESSION_PARAMETERS]
+            if await state.pool.fetchrow(SESSION_SQL, *arguments) is None:
                 raise NotAuthorizedException("revoked")
         return AuthenticationResult(user=claims.sub, auth=claims)
 

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
-from tests.e2e import served
-from tests.e2e.served import Server, free_port
 
+from bench import served
 from bench.ceiling import CREATE_TABLE, READY_PATH
 from bench.ceiling import TABLE as CEILING_TABLE
+from bench.served import Server, free_port
 from libdib.samples import sample_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ADMIN_USERNAME = "bench-admin"
 LOGIN_PATH = "/auth/login"
 COMPARISON_PATH = "/comparisons?year=2019&age_range=25-34&races=white,asian&race=asian&base_year=2002"
-"""Years and ages both real workbooks cover."""
+"""One year, one age, with percent change; years and ages both real workbooks cover."""
 LIST_PATH = "/records?limit=100"
 
 
@@ -118,10 +118,12 @@ class Libdib:
 
 
 @contextmanager
-def libdib(dsn: str, password: str, log_level: str = "WARNING") -> Iterator[Libdib]:
-    """``python -m libdib serve --workers 1`` on ``dsn``, with the real workbooks loaded over HTTP.
+def libdib(dsn: str, password: str, **settings: str) -> Iterator[Libdib]:
+    """``python -m libdib serve --workers 1`` on ``dsn`` with default settings, the real workbooks loaded over HTTP.
 
-    ``password`` is the admin's: keep one per database, since the admin account outlives a restart.
+    Only what a deployment must set is set (database, key, admin, workbooks); ``settings`` adds others by
+    variable name without the ``LIBDIB_`` prefix (such as ``LOG_LEVEL="WARNING"``). ``password`` is the
+    admin's: keep one per database, since the admin account outlives a restart.
     """
     jwt_secret = secrets.token_urlsafe(36)
     env = {
@@ -130,9 +132,7 @@ def libdib(dsn: str, password: str, log_level: str = "WARNING") -> Iterator[Libd
         "LIBDIB_ADMIN_USERNAME": ADMIN_USERNAME,
         "LIBDIB_ADMIN_PASSWORD": password,
         "LIBDIB_CENSUS_SOURCE": str(CENSUS_DIR),
-        "LIBDIB_LOG_LEVEL": log_level,
-        # Long enough for a 10-minute soak on one token.
-        "LIBDIB_ACCESS_TOKEN_TTL": "7200",
+        **{f"LIBDIB_{name}": value for name, value in settings.items()},
     }
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-libdib-") as workdir:

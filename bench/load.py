@@ -87,7 +87,7 @@ def child_report(command: list[str], env: dict[str, str] | None = None) -> Measu
 
 def run(rows: int, dsn: str) -> LoadResults:
     """Generate a workbook of ``rows`` year rows and measure parse, ``libdib load`` and COPY on ``dsn``."""
-    from tests.support import p8  # only the parent generates; the measured children stay lean
+    from bench import p8  # only the parent generates; the measured children stay lean
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
         path = Path(folder) / "p08-bench.xlsx"

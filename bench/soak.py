@@ -24,6 +24,8 @@ SOAK_CONNECTIONS = 32
 SAMPLE_SECONDS = 5.0
 GROWTH_LIMIT = 0.10
 MIB = 1024 * 1024
+LONG_TOKEN_TTL = "7200"  # noqa: S105 - a duration, not a secret
+"""Seconds an access token lives: long enough for a soak of minutes on one token."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,10 @@ def run(
     seconds: float, rate: float | None = None, baseline_after: float = 60, server_url: str = POSTGRES_URL
 ) -> SoakResult:
     """Serve libdib on a scratch database and soak it at ``rate`` (default: half the measured peak)."""
-    with scratch_database(server_url) as dsn, libdib(dsn, password=secrets.token_urlsafe(24)) as app:
+    with (
+        scratch_database(server_url) as dsn,
+        libdib(dsn, password=secrets.token_urlsafe(24), ACCESS_TOKEN_TTL=LONG_TOKEN_TTL) as app,
+    ):
         if rate is not None:
             return soak(app, seconds, rate, baseline_after)
         measured = peak(app)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+from libdib.adapters.lease import EpochLease
+from libdib.adapters.memory.store import InMemoryStore
+from libdib.adapters.views import CachedCensusView, MemoizedHonouredTokens
 from libdib.domain.ports import Clock, PasswordHasher
 
 
@@ -34,3 +37,19 @@ class FixedClock(Clock):
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
+
+
+class MemoryWorker:
+    """What one worker holds over a memory store: its lease on the epochs and the views that depend on it.
+
+    Until ``sync`` (or a running ``lease.keep``) reads the epochs, the views trust nothing and ask the store.
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.lease = EpochLease(store.lease)
+        self.honoured = MemoizedHonouredTokens(store.unit_of_work, self.lease)
+        self.census = CachedCensusView(store.unit_of_work, self.lease, store.read_epochs)
+
+    async def sync(self) -> None:
+        await self.lease.sync(self.store.read_epochs)

@@ -15,28 +15,26 @@ from libdib.adapters.chart import MatplotlibChartRenderer
 from libdib.adapters.clock import SystemClock
 from libdib.adapters.isolated import IsolatedWorkbookReader
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
+from libdib.adapters.lease import LEASE_SECONDS, EpochLease, ReadEpochs
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
 from libdib.adapters.sql.engine import create_engine
 from libdib.adapters.sql.reach import migrate_when_reachable, shown
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
+from libdib.adapters.views import CachedCensusView, MemoizedHonouredTokens
 from libdib.adapters.workbook import PolarsWorkbookReader
 from libdib.config import MIB, Settings
 from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import DomainError
-from libdib.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from libdib.domain.ports import CensusView, Clock, PasswordHasher, UnitOfWorkFactory
 from libdib.domain.series_service import SeriesService
-from libdib.domain.token_memo import HonouredTokenMemo
 from libdib.domain.tokens import TokenService
 from libdib.domain.users import UserService
 
 Backend = Literal["sql", "memory"]
 PURGE_INTERVAL_SECONDS = 600
-REVOCATION_LEASE_SECONDS = 0.2
-"""How long a worker trusts its memo of honoured tokens after reading the revocation epoch; logouts, revocations
-and user deletions wait this long before they answer."""
 UNPACKED_WORKBOOK_LIMIT = 20
 """A workbook may unzip to at most this many times the upload limit (a guard against zip bombs)."""
 
@@ -46,25 +44,31 @@ logger = logging.getLogger("libdib")
 class _SqlStore:
     """Owns the engine: made when the services start, disposed when they stop (on the running loop)."""
 
-    def __init__(self, url: str, pool_size: int) -> None:
+    def __init__(self, url: str, pool_size: int, lease: EpochLease) -> None:
         self.url = url
         self.pool_size = pool_size
-        self._engine: AsyncEngine | None = None
-        """None until the store runs."""
+        self.lease = lease
+        self._engines: tuple[AsyncEngine, AsyncEngine] | None = None
+        """The engine and its AUTOCOMMIT view for read-only units (one pool); None until the store runs."""
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        self._engine = create_engine(self.url, self.pool_size)
+        engine = create_engine(self.url, self.pool_size)
+        self._engines = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
         try:
             yield
         finally:
-            engine, self._engine = self._engine, None
+            self._engines = None
             await engine.dispose()
 
-    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
-        if self._engine is None:
+    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        if self._engines is None:
             raise RuntimeError("the services are not running: use `async with services.running()`")
-        return SqlUnitOfWork(self._engine, read_only=read_only)
+        return SqlUnitOfWork(*self._engines, self.lease, read_only=read_only)
+
+    async def read_epochs(self) -> dict[str, int]:
+        async with self.unit_of_work(read_only=True) as uow:
+            return await uow.epochs()
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,11 @@ class Services:
     datasets: DatasetService
     comparisons: ComparisonService
     series: SeriesService
+    census: CensusView
+    """The census reads, for services that answer from them."""
     unit_of_work: UnitOfWorkFactory
+    read_epochs: ReadEpochs
+    """The store's epochs, as the workers' leases read them."""
     running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
     async def ping(self) -> None:
@@ -109,18 +117,30 @@ def build_services(
     """Wire the services for ``settings``; tests pass ``backend="memory"`` and a fast hasher or fixed clock."""
     clock = clock or SystemClock()
     hasher = hasher or PasslibPasswordHasher()
+    lease = EpochLease(LEASE_SECONDS)
     unit_of_work: UnitOfWorkFactory
+    epochs: ReadEpochs
+    store: Callable[[], contextlib.AbstractAsyncContextManager[None]]
     if backend == "memory":
-        unit_of_work = InMemoryStore().unit_of_work
-
-        running: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext
+        memory = InMemoryStore(lease=LEASE_SECONDS)
+        unit_of_work, epochs, store = memory.unit_of_work, memory.read_epochs, contextlib.nullcontext
     else:
-        sql = _SqlStore(settings.database_url, settings.database_pool_size)
-        unit_of_work = sql.unit_of_work
-        running = sql.running
-    # One process holds the memory backend, so no other worker can hold a memo to wait for.
-    memo = HonouredTokenMemo(lease=REVOCATION_LEASE_SECONDS if backend == "sql" else 0)
-    users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock, memo=memo)
+        sql = _SqlStore(settings.database_url, settings.database_pool_size, lease)
+        unit_of_work, epochs, store = sql.unit_of_work, sql.read_epochs, sql.running
+
+    @contextlib.asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        async with store():
+            stop = asyncio.Event()
+            keeping = asyncio.create_task(lease.keep(epochs, stop))
+            try:
+                yield
+            finally:
+                stop.set()
+                await keeping
+
+    census = CachedCensusView(unit_of_work, lease, epochs)
+    users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock)
     tokens = TokenService(
         uow=unit_of_work,
         codec=PyJwtTokenCodec(settings.jwt_secret),
@@ -129,10 +149,11 @@ def build_services(
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
         session_max_age=settings.session_max_age,
-        memo=memo,
+        honoured=MemoizedHonouredTokens(unit_of_work, lease),
     )
     datasets = DatasetService(
         uow=unit_of_work,
+        view=census,
         reader=IsolatedWorkbookReader(
             PolarsWorkbookReader(max_unpacked_bytes=settings.max_upload_bytes * UNPACKED_WORKBOOK_LIMIT),
             memory_bytes=settings.workbook_memory_mib * MIB,
@@ -147,9 +168,11 @@ def build_services(
         users=users,
         tokens=tokens,
         datasets=datasets,
-        comparisons=ComparisonService(uow=unit_of_work),
+        comparisons=ComparisonService(view=census),
         series=SeriesService(uow=unit_of_work, charts=MatplotlibChartRenderer()),
+        census=census,
         unit_of_work=unit_of_work,
+        read_epochs=epochs,
         running=running,
     )
 
@@ -163,23 +186,3 @@ async def purge_periodically(services: Services, interval: float = PURGE_INTERVA
         except DomainError as exc:
             logger.warning("purge skipped: %s", exc)
         await asyncio.sleep(interval)
-
-
-async def sync_memo_periodically(tokens: TokenService) -> None:
-    """Keep this worker's memo of honoured tokens current; while the store is unreachable the memo lapses."""
-    memo = tokens.memo
-    if memo.lease <= 0:
-        return
-    lapsed = False
-    while True:
-        try:
-            await tokens.sync_memo()
-        except DomainError as exc:
-            if not lapsed:
-                logger.warning("token memo lapsed, every token is checked in the database: %s", exc)
-            lapsed = True
-        else:
-            if lapsed:
-                logger.info("token memo resumed")
-            lapsed = False
-        await asyncio.sleep(memo.sync_interval)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from libdib.domain.census import CensusTable, Dataset, Observation
-from libdib.domain.datasets import DatasetGone, RecordExists
+from libdib.domain.datasets import ROW_KEY, DatasetGone, RecordExists
 from libdib.domain.errors import Conflict
 from libdib.domain.ports import Provenance, RecordFilter, UnitOfWorkFactory
 
@@ -54,9 +54,8 @@ async def load(uow_factory: UnitOfWorkFactory, *tables: CensusTable) -> list[Dat
 
 async def stored(uow_factory: UnitOfWorkFactory, where: RecordFilter | None = None) -> list[tuple[str, Observation]]:
     async with uow_factory() as uow:
-        return [
-            (record.race, record.observation) for record in await uow.records.after(where or RecordFilter(), 0, 10**6)
-        ]
+        page = await uow.records.page(where or RecordFilter(), 10**6, 0)
+    return [(record.race, record.observation) for record in page.items]
 
 
 async def test_a_replaced_table_is_stored_with_its_provenance(uow_factory: UnitOfWorkFactory) -> None:
@@ -93,15 +92,50 @@ async def test_reloading_a_table_replaces_its_rows_not_duplicates_them(uow_facto
 
     (second,) = await load(uow_factory, newer)
 
-    assert second.id != first.id
+    assert (second.id, second.title, second.rows) == (first.id, "newer", 2)
+    # In the new table's order, although the 2019 row kept its id and the 2020 row is new.
     assert await stored(uow_factory, RecordFilter(races=("asian",))) == [("asian", obs(2020)), ("asian", obs(2019))]
     assert len(await stored(uow_factory, RecordFilter(races=("white",)))) == 2
     async with uow_factory() as uow:
         assert [d.race for d in await uow.datasets.list()] == ["asian", "white"]
-        assert await uow.datasets.get(first.id) is None
         assert {
             r.constant_dollar_year for r in (await uow.records.page(RecordFilter(races=("asian",)), 10, 0)).items
         } == {2020}
+
+
+async def ids_by_key(uow_factory: UnitOfWorkFactory) -> dict[tuple[str, str, int, str | None], int]:
+    async with uow_factory() as uow:
+        page = await uow.records.page(RecordFilter(), limit=1000, offset=0)
+    return {(r.observation.population, r.observation.age_range, r.observation.year, r.observation.footnote): r.id
+            for r in page.items}  # fmt: skip
+
+
+async def test_reloading_the_same_table_keeps_every_record_id(uow_factory: UnitOfWorkFactory) -> None:
+    await load(uow_factory, ASIAN, WHITE)
+    before = await ids_by_key(uow_factory)
+
+    await load(uow_factory, ASIAN, WHITE)
+
+    assert await ids_by_key(uow_factory) == before
+
+
+async def test_replacing_a_table_keeps_the_id_of_every_row_whose_natural_key_stays(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await load(uow_factory, ASIAN)
+    before = await ids_by_key(uow_factory)
+    kept, dropped = ASIAN.observations[:4], ASIAN.observations[4:]
+    changed = kept[0]._replace(male_median_income_current=1)  # same natural key, another value
+    newer = CensusTable("asian", "newer", 2019, [changed, *kept[1:], obs(2018)])
+
+    await load(uow_factory, newer)
+
+    after = await ids_by_key(uow_factory)
+    key = ROW_KEY
+    assert {key(o): after[key(o)] for o in kept} == {key(o): before[key(o)] for o in kept}
+    assert not {key(o) for o in dropped} & after.keys()
+    assert after[key(obs(2018))] not in before.values()
+    assert ("asian", changed) in await stored(uow_factory, RecordFilter(races=("asian",)))
 
 
 async def test_an_uncommitted_replace_is_discarded(uow_factory: UnitOfWorkFactory) -> None:
@@ -121,8 +155,8 @@ async def test_a_table_listing_a_row_twice_is_refused(uow_factory: UnitOfWorkFac
 
 
 async def test_a_page_is_in_id_order_and_counts_the_total(uow_factory: UnitOfWorkFactory) -> None:
-    await load(uow_factory, WHITE, ASIAN)
-    await load(uow_factory, WHITE)  # reloaded: its rows now come after the other table's
+    await load(uow_factory, ASIAN, WHITE)
+    await load(uow_factory, ASIAN)  # reloaded: its rows keep their ids, so their place
 
     async with uow_factory() as uow:
         page = await uow.records.page(RecordFilter(), limit=3, offset=5)

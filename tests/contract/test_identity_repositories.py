@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from libdib.adapters.lease import REVOCATION, ReadEpochs
 from libdib.domain.errors import NotFound
 from libdib.domain.ports import UnitOfWorkFactory
 from libdib.domain.tokens import AuthSession, Claims, TokenKind
@@ -285,13 +286,12 @@ async def test_a_session_for_a_user_that_no_longer_exists_is_refused(uow_factory
         await start_for_deleted_user()
 
 
-async def epoch(uow_factory: UnitOfWorkFactory) -> int:
-    async with uow_factory(read_only=True) as uow:
-        return await uow.sessions.revocation_epoch()
+async def epoch(epochs: ReadEpochs) -> int:
+    return (await epochs())[REVOCATION]
 
 
 async def test_every_change_that_may_withdraw_a_token_moves_the_revocation_epoch(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory, epochs: ReadEpochs
 ) -> None:
     ada = await add_user(uow_factory)
     sid = await start_session(uow_factory, ada)
@@ -301,24 +301,29 @@ async def test_every_change_that_may_withdraw_a_token_moves_the_revocation_epoch
         "revoke_token": lambda uow: uow.sessions.revoke_token("j" * 32, NOW + HOUR),
         "revoke_other_sessions": lambda uow: uow.sessions.revoke_other_sessions(ada.id, keep_sid=None),
         "set_admin": lambda uow: uow.users.set_admin(ada.id, is_admin=True),
+        "set_password_hash": lambda uow: uow.users.set_password_hash(ada.id, "$another$"),
         "delete_user": lambda uow: uow.users.delete(ada.id),
     }
-    seen = [await epoch(uow_factory)]
+    seen = [await epoch(epochs)]
     for withdraw in withdrawals.values():
         async with uow_factory() as uow:
             await withdraw(uow)
             await uow.commit()
-        seen.append(await epoch(uow_factory))
+        seen.append(await epoch(epochs))
 
     moved = [before < after for before, after in itertools.pairwise(seen)]
     assert dict(zip(withdrawals, moved, strict=True)) == dict.fromkeys(withdrawals, True)
 
 
 async def test_the_epoch_stays_put_for_logins_refreshes_and_uncommitted_revocations(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory, epochs: ReadEpochs
 ) -> None:
     ada = await add_user(uow_factory)
-    before = await epoch(uow_factory)
+    async with uow_factory() as uow:
+        await uow.users.set_admin(ada.id, is_admin=False)  # no change of role
+        await uow.users.set_password_hash(ada.id, ada.password_hash)  # nor of password
+        await uow.commit()
+    before = await epoch(epochs)
     sid = await start_session(uow_factory, ada)
     async with uow_factory() as uow:
         assert await uow.sessions.spend_refresh("r" * 32, sid, NOW + HOUR)
@@ -327,20 +332,22 @@ async def test_the_epoch_stays_put_for_logins_refreshes_and_uncommitted_revocati
     async with uow_factory() as uow:
         await uow.sessions.revoke_session(sid)  # and no commit
 
-    assert await epoch(uow_factory) == before
+    assert await epoch(epochs) == before
 
 
-async def test_revoking_a_revoked_token_is_reported_and_leaves_the_epoch_alone(uow_factory: UnitOfWorkFactory) -> None:
+async def test_revoking_a_revoked_token_is_reported_and_leaves_the_epoch_alone(
+    uow_factory: UnitOfWorkFactory, epochs: ReadEpochs
+) -> None:
     async with uow_factory() as uow:
         assert await uow.sessions.revoke_token("j" * 32, NOW + HOUR) is True
         await uow.commit()
-    before = await epoch(uow_factory)
+    before = await epoch(epochs)
 
     async with uow_factory() as uow:
         assert await uow.sessions.revoke_token("j" * 32, NOW + HOUR) is False
         await uow.commit()
 
-    assert await epoch(uow_factory) == before
+    assert await epoch(epochs) == before
 
 
 async def test_ending_the_other_sessions_keeps_the_one_named_and_other_users_sessions(
@@ -361,17 +368,17 @@ async def test_ending_the_other_sessions_keeps_the_one_named_and_other_users_ses
 
 
 async def test_ending_sessions_when_none_is_live_ends_none_and_leaves_the_epoch_alone(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory, epochs: ReadEpochs
 ) -> None:
     ada = await add_user(uow_factory)
     only = await start_session(uow_factory, ada)
-    before = await epoch(uow_factory)
+    before = await epoch(epochs)
 
     async with uow_factory() as uow:
         assert await uow.sessions.revoke_other_sessions(ada.id, keep_sid=only) == 0
         await uow.commit()
 
-    assert await epoch(uow_factory) == before
+    assert await epoch(epochs) == before
     async with uow_factory() as uow:
         assert await uow.sessions.revoke_other_sessions(ada.id, keep_sid=None) == 1
         await uow.commit()

@@ -511,3 +511,84 @@ async def test_bad_comparison_parameters_are_refused_naming_them(
     loaded: Api, params: dict[str, Any], detail: str
 ) -> None:
     assert_problem(await loaded.get("/comparisons", **params), {400, 422}, detail)
+
+
+# Entity tags
+
+DATA_GETS = [
+    "/records",
+    "/records/{id}",
+    "/comparisons?year=2019&age_range=25-34",
+    "/datasets",
+    "/series?races=asian,white&sex=female&age_range=25-34",
+    "/dimensions",
+]
+
+
+async def data_urls(api: Api) -> list[str]:
+    first = (await api.get("/records", limit=1)).json()["items"][0]["id"]
+    return [url.format(id=first) for url in DATA_GETS]
+
+
+async def test_every_data_get_sends_a_strong_etag_that_a_revalidation_answers_with_304_and_no_body(
+    loaded: Api,
+) -> None:
+    for url in await data_urls(loaded):
+        response = await loaded.client.get(url, headers=loaded.reader)
+        assert response.status_code == 200, (url, response.text)
+        etag = response.headers["etag"]
+        assert re.fullmatch(r'"[^"]+"', etag), (url, etag)  # strong: no W/ prefix
+        assert response.headers["cache-control"] == "private, no-cache"
+
+        again = await loaded.client.get(url, headers={**loaded.reader, "If-None-Match": etag})
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag), url
+        other = await loaded.client.get(url, headers={**loaded.reader, "If-None-Match": '"something-else"'})
+        assert other.status_code == 200, url
+
+
+async def test_json_and_csv_of_the_same_records_have_different_etags(loaded: Api) -> None:
+    as_json = await loaded.get("/records")
+    as_csv = await loaded.client.get("/records", headers={**loaded.reader, "Accept": "text/csv"})
+
+    assert as_json.headers["etag"] != as_csv.headers["etag"]
+    assert "Accept" in as_json.headers["vary"]
+
+
+@pytest.mark.parametrize("write", ["load", "upload", "add-record", "delete-record", "delete-dataset"])
+async def test_once_a_write_has_answered_every_data_get_has_a_new_etag(loaded: Api, write: str) -> None:
+    urls = await data_urls(loaded)
+    before = {url: (await loaded.client.get(url, headers=loaded.reader)).headers["etag"] for url in urls}
+    record = (await loaded.get("/records", limit=1)).json()["items"][0]
+    dataset = (await loaded.get("/datasets")).json()["items"][0]
+
+    if write == "load":
+        response = await loaded.load()
+    elif write == "upload":
+        response = await loaded.upload("p08b.xlsx", workbook(rows=[("2019", [9, 9, 9, 9, 9, 9])]))
+    elif write == "add-record":
+        body = {**{k: v for k, v in record.items() if k not in {"id", "dataset_id", "constant_dollar_year"}}}
+        response = await loaded.client.post("/records", json={**body, "year": 1999}, headers=loaded.admin)
+    elif write == "delete-record":
+        response = await loaded.client.delete(f"/records/{record['id']}", headers=loaded.admin)
+    else:
+        response = await loaded.client.delete(f"/datasets/{dataset['id']}", headers=loaded.admin)
+    assert response.status_code < 300, response.text
+
+    for url, etag in before.items():
+        if write != "load" and url.startswith("/records/"):
+            continue  # the record may be gone (404, no tag)
+        again = await loaded.client.get(url, headers={**loaded.reader, "If-None-Match": etag})
+        assert again.status_code in {200, 404}, (write, url)
+        if again.status_code == 200:
+            assert again.headers["etag"] != etag, (write, url)
+
+
+async def test_reloading_the_same_workbooks_keeps_every_record_id_and_a_saved_link(loaded: Api) -> None:
+    before = (await loaded.get("/records", limit=1000)).json()["items"]
+
+    assert (await loaded.load()).status_code == 200
+
+    after = (await loaded.get("/records", limit=1000)).json()["items"]
+    assert [item["id"] for item in after] == [item["id"] for item in before]
+    saved = await loaded.get(f"/records/{before[7]['id']}")
+    assert saved.json() == before[7]

@@ -1,4 +1,4 @@
-"""Identity over real HTTP on PostgreSQL: what one worker does, every other worker honours, across restarts."""
+"""Over real HTTP on PostgreSQL: what one worker does, every other worker honours at once, across restarts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.served import Server, start
+from tests.support import p8
 
 pytestmark = [pytest.mark.long, pytest.mark.postgres]
 
@@ -31,7 +32,7 @@ def test_a_logout_through_one_process_is_refused_by_another(tmp_path: Path, pg_u
     second = start(tmp_path, {"LIBDIB_DATABASE_URL": pg_url})
     try:
         tokens = sign_up_and_log_in(first, "ada")
-        # Both processes have honoured the token, so each may remember it (HonouredTokenMemo).
+        # Both processes have honoured the token, so each may hold it (MemoizedHonouredTokens).
         assert {me(server, tokens["access_token"]) for server in (first, second)} == {200}
         logout = httpx.post(f"{second.url}/auth/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert logout.status_code == 204
@@ -77,3 +78,27 @@ def test_users_and_revocations_survive_a_restart(tmp_path: Path, pg_url: str) ->
         assert login.status_code == 200
     finally:
         restarted.stop()
+
+
+def test_data_written_through_one_process_is_served_with_a_new_etag_by_another_at_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    env = {"LIBDIB_DATABASE_URL": pg_url, "LIBDIB_ADMIN_USERNAME": "root", "LIBDIB_ADMIN_PASSWORD": PASSWORD}
+    first, second = start(tmp_path, env), start(tmp_path, env)
+    try:
+        login = httpx.post(f"{first.url}/auth/login", json={"username": "root", "password": PASSWORD})
+        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        before = httpx.get(f"{second.url}/datasets", headers=bearer)  # the second process now holds the answer
+        assert httpx.get(f"{second.url}/datasets", headers=bearer).json() == before.json()
+        section = p8.AgeSection("25-34", [p8.Population("Black Alone", [("2019", [1, 2, 3, 4, 5, 6])])])
+        workbook = p8.p8_workbook(p8.P8Table("Black", 2019, (2019, 2019), [section]))
+        uploaded = httpx.post(f"{first.url}/datasets", files={"file": ("p08b.xlsx", workbook)}, headers=bearer)
+        assert uploaded.status_code == 201, uploaded.text
+
+        after = httpx.get(f"{second.url}/datasets", headers={**bearer, "If-None-Match": before.headers["etag"]})
+    finally:
+        first.stop()
+        second.stop()
+    assert after.status_code == 200
+    assert "black" in {dataset["race"] for dataset in after.json()["items"]}
+    assert after.headers["etag"] != before.headers["etag"]

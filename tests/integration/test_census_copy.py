@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libdib.adapters.lease import LEASE_SECONDS, EpochLease
 from libdib.adapters.sql.engine import create_engine
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.domain.census import CensusTable, Dataset, Observation
-from libdib.domain.datasets import DatasetGone
 from libdib.domain.errors import Conflict
 from libdib.domain.ports import Provenance, RecordFilter, UnitOfWork, UnitOfWorkFactory
 
@@ -41,8 +41,10 @@ async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
+    reader, lease = engine.execution_options(isolation_level="AUTOCOMMIT"), EpochLease(LEASE_SECONDS)
+
     def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(engine, read_only=read_only)
+        return SqlUnitOfWork(engine, reader, lease, read_only=read_only)
 
     return unit_of_work
 
@@ -78,7 +80,8 @@ async def test_a_large_table_goes_in_with_copy_not_row_by_row_inserts(
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", remember)
 
-    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT INTO INCOME_RECORDS")]
+    (insert,) = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO INCOME_RECORDS")]
+    assert "FROM income_staging" in insert, "one statement moves the COPYed rows from the staging table"
     async with uow_factory() as uow:
         page = await uow.records.page(RecordFilter(races=("asian",)), limit=1000, offset=49_000)
         ids = [record.id for record in page.items]
@@ -129,27 +132,28 @@ async def test_concurrent_first_loads_of_one_race_take_turns_and_leave_one_whole
     assert min(years) in {1950, 2000}
 
 
-async def test_a_record_added_while_its_table_is_replaced_is_a_conflict_not_an_error(
+async def test_a_record_added_while_its_table_is_replaced_waits_and_then_joins_the_new_table(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     dataset = await load(uow_factory, table(100))
-    outcome: list[BaseException] = []
+    late = Observation("Late", "25-34", 1999, None, 1, 1, 1, 1, 1, 1)
 
     async def add() -> None:
         async with uow_factory() as uow:
-            try:
-                await uow.records.add(dataset, Observation("Late", "25-34", 1999, None, 1, 1, 1, 1, 1, 1))
-            except DatasetGone as exc:
-                outcome.append(exc)
+            await uow.records.add(dataset, late)
+            await uow.commit()
 
     async with uow_factory() as writer:
         await replace(writer, table(100, first_year=2000))
         async with anyio.create_task_group() as group:
             group.start_soon(add)
-            await anyio.sleep(0.3)  # the insert now waits on the replaced dataset's row lock
+            await anyio.sleep(0.3)  # the insert now waits for the data epoch's row lock the replace holds
             await writer.commit()
 
-    assert [type(exc) for exc in outcome] == [DatasetGone]
+    years = await years_of(uow_factory)
+    assert years == [*(2000 + i for i in range(100)), 1999], "the replaced table, then the record added after it"
+    async with uow_factory() as uow:
+        assert [d.id for d in await uow.datasets.list()] == [dataset.id], "the dataset keeps its id"
 
 
 async def test_a_dataset_deleted_while_a_record_is_added_to_it_takes_that_record_along(
@@ -166,7 +170,7 @@ async def test_a_dataset_deleted_while_a_record_is_added_to_it_takes_that_record
         await adder.records.add(dataset, Observation("Late", "25-34", 1999, None, 1, 1, 1, 1, 1, 1))
         async with anyio.create_task_group() as group:
             group.start_soon(drop)
-            await anyio.sleep(0.3)  # the delete now waits on the dataset row the insert holds FOR KEY SHARE
+            await anyio.sleep(0.3)  # the delete now waits for the data epoch's row lock the insert holds
             await adder.commit()
 
     async with uow_factory() as uow:

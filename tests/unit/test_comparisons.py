@@ -13,6 +13,7 @@ from libdib.domain.census import Basis, CensusTable, Observation, Sex
 from libdib.domain.comparisons import ComparisonService, SexComparison, bracket_of, check_races, percent_change
 from libdib.domain.errors import InvalidInput, NotFound
 from libdib.domain.ports import Provenance
+from tests.fakes import MemoryWorker
 
 pytestmark = pytest.mark.anyio
 
@@ -49,14 +50,15 @@ WHITE = [
 
 @pytest.fixture
 async def service() -> ComparisonService:
-    unit_of_work = InMemoryStore().unit_of_work
+    store = InMemoryStore()
+    unit_of_work = store.unit_of_work
 
     async with unit_of_work() as uow:
         for race, rows in (("asian", ASIAN), ("white", WHITE), ("black", [row(2019, (1, 2, 3))])):
             table = CensusTable(race, race, 2019 if race != "black" else 2020, rows)
             await uow.datasets.replace(table, Provenance(f"{race}.xlsx", "0" * 64), datetime.now(UTC))
         await uow.commit()
-    return ComparisonService(uow=unit_of_work)
+    return ComparisonService(view=MemoryWorker(store).census)
 
 
 async def test_the_race_with_the_higher_median_income_heads_and_differences_are_absolute(

@@ -19,7 +19,7 @@ from libdib.domain.datasets import (
 )
 from libdib.domain.errors import InvalidInput, NotFound, SourceUnavailable, WorkbookInvalid
 from libdib.domain.ports import RecordFilter, UnitOfWork, Workbook, WorkbookReader, WorkbookSource
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, MemoryWorker
 
 pytestmark = pytest.mark.anyio
 
@@ -76,6 +76,7 @@ def store() -> InMemoryStore:
 def service(store: InMemoryStore, reader: StubReader, clock: FixedClock) -> DatasetService:
     return DatasetService(
         uow=store.unit_of_work,
+        view=MemoryWorker(store).census,
         reader=reader,
         source=StubSource(),
         clock=clock,
@@ -357,7 +358,9 @@ async def test_a_dataset_source_keeps_no_credentials_query_or_fragment(
     store: InMemoryStore, reader: StubReader, clock: FixedClock, location: str, stored: str
 ) -> None:
     reader.tables[location] = table("asian")
-    service = DatasetService(uow=store.unit_of_work, reader=reader, source=StubSource(), clock=clock)
+    service = DatasetService(
+        uow=store.unit_of_work, view=MemoryWorker(store).census, reader=reader, source=StubSource(), clock=clock
+    )
 
     result = await service.load([location])
 
@@ -397,7 +400,9 @@ async def test_an_export_holds_no_unit_of_work_while_its_reader_waits(
     store: InMemoryStore, reader: StubReader, clock: FixedClock
 ) -> None:
     units = CountedUnits(store)
-    service = DatasetService(uow=units, reader=reader, source=StubSource(), clock=clock)
+    service = DatasetService(
+        uow=units, view=MemoryWorker(store).census, reader=reader, source=StubSource(), clock=clock
+    )
     rows = [observation(year) for year in range(1941, 1941 + EXPORT_CHUNK + 5)]
     reader.tables["p08a.xlsx"] = table("asian", *rows)
     await service.load(["p08a.xlsx"])

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from libdib.entrypoints.logs import configure_logging
+from libdib.entrypoints.logs import AccessLog, configure_logging
 
 
 class Terminal(io.StringIO):
@@ -43,3 +43,15 @@ def test_a_pipe_gets_json_without_colour_codes(monkeypatch: pytest.MonkeyPatch) 
     output = emit(monkeypatch, io.StringIO())
     assert json.loads(output.strip())["level"] == "info"
     assert "\x1b" not in output
+
+
+@pytest.mark.anyio
+async def test_a_terminal_in_development_gets_readable_access_lines_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    configure_logging("INFO")
+
+    AccessLog().log("GET", "/records/1", status=200, duration_ms=0.5, request_id="trace-12345678", client=None)
+
+    assert "/records/1" in terminal.getvalue()
+    assert not terminal.getvalue().lstrip().startswith("{")

@@ -1,7 +1,9 @@
-"""The memo of honoured tokens: what a worker may skip asking the store, and why a revocation still holds.
+"""The lease on the store's epochs and the views behind it: what a worker may skip asking the store, and why a
+withdrawn token or a changed table is still seen by every worker once the writing request has answered.
 
-The first tests drive ``HonouredTokenMemo`` with a hand-moved clock; the last ones run two "workers" (two
-``TokenService``s with their own memos and epoch readers) over one memory store, as ``libdib serve`` runs them.
+The first tests drive ``EpochLease`` with a hand-moved clock; the later ones run two "workers" (two sets of
+services with their own leases and views) over one memory store, as ``libdib serve`` runs them, with the real
+clock and the store's real lease.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from datetime import UTC, datetime
 
 import pytest
 
+from libdib.adapters.lease import DATA, REVOCATION, EpochLease
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import ZxcvbnPasswordStrength
-from libdib.bootstrap import sync_memo_periodically
+from libdib.adapters.views import HONOURED_CAPACITY, MemoizedHonouredTokens
+from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import StoreUnavailable
-from libdib.domain.token_memo import HonouredTokenMemo
+from libdib.domain.identity import NewUser, User
+from libdib.domain.ports import RecordFilter
 from libdib.domain.tokens import InvalidToken, TokenService
-from libdib.domain.users import NewUser, User, UserService
-from tests.fakes import FastHasher, FixedClock
+from libdib.domain.users import UserService
+from tests.fakes import FastHasher, FixedClock, MemoryWorker
+from tests.unit.test_datasets import StubReader, StubSource, observation, table
 from tests.unit.test_tokens import ACCESS_TTL, CLIENT, PASSWORD, REFRESH_TTL, PlainCodec, claims_of
 
 pytestmark = pytest.mark.anyio
@@ -45,114 +51,109 @@ def clock() -> HandClock:
 
 
 @pytest.fixture
-def memo(clock: HandClock) -> HonouredTokenMemo:
-    return HonouredTokenMemo(lease=LEASE, capacity=3, monotonic=clock)
+def lease(clock: HandClock) -> EpochLease:
+    return EpochLease(lease=LEASE, monotonic=clock)
 
 
-def test_nothing_is_trusted_before_the_epoch_was_read(memo: HonouredTokenMemo) -> None:
-    memo.remember("jti", ADA, memo.ticket())
-
-    assert memo.recall("jti", ADA.id) is None
+def test_nothing_is_trusted_before_the_epochs_were_read(lease: EpochLease) -> None:
+    assert not lease.trusted()
 
 
-def test_a_token_is_recalled_only_while_the_lease_from_the_last_read_holds(
-    memo: HonouredTokenMemo, clock: HandClock
-) -> None:
-    memo.synced(epoch=7, sent_at=clock.now)
-    memo.remember("jti", ADA, memo.ticket())
+def test_the_lease_holds_only_until_a_lease_after_the_last_read_was_sent(lease: EpochLease, clock: HandClock) -> None:
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
 
     clock.now += LEASE - 0.01
-    assert memo.recall("jti", ADA.id) == ADA
+    assert lease.trusted()
     clock.now += 0.01
-    assert memo.recall("jti", ADA.id) is None
-    memo.synced(epoch=7, sent_at=clock.now)  # the epoch has not moved: what was remembered still holds
-    assert memo.recall("jti", ADA.id) == ADA
+    assert not lease.trusted()
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
+    assert lease.trusted()
 
 
-def test_the_lease_runs_from_when_the_read_was_sent_not_answered(memo: HonouredTokenMemo, clock: HandClock) -> None:
+def test_the_lease_runs_from_when_the_read_was_sent_not_answered(lease: EpochLease, clock: HandClock) -> None:
     sent_at = clock.now
-    memo.synced(epoch=7, sent_at=sent_at)
-    memo.remember("jti", ADA, memo.ticket())
     clock.now += LEASE  # a read that took a whole lease to come back
-    memo.synced(epoch=7, sent_at=sent_at)
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=sent_at)
 
-    assert memo.recall("jti", ADA.id) is None
-
-
-def test_a_moved_epoch_forgets_every_token(memo: HonouredTokenMemo, clock: HandClock) -> None:
-    memo.synced(epoch=7, sent_at=clock.now)
-    memo.remember("jti", ADA, memo.ticket())
-
-    memo.synced(epoch=8, sent_at=clock.now)
-
-    assert memo.recall("jti", ADA.id) is None
+    assert not lease.trusted()
 
 
-def test_an_answer_asked_for_before_the_epoch_moved_is_not_kept(memo: HonouredTokenMemo, clock: HandClock) -> None:
-    memo.synced(epoch=7, sent_at=clock.now)
-    ticket = memo.ticket()  # the check leaves for the store...
-    memo.synced(epoch=8, sent_at=clock.now)  # ...a revocation is seen before its answer is back
+def test_a_moved_epoch_tells_only_the_views_of_its_kind_and_spoils_their_tickets(
+    lease: EpochLease, clock: HandClock
+) -> None:
+    forgotten: list[str] = []
+    lease.on_move(REVOCATION, lambda: forgotten.append(REVOCATION))
+    lease.on_move(DATA, lambda: forgotten.append(DATA))
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
+    forgotten.clear()
+    tokens, data = lease.ticket(REVOCATION), lease.ticket(DATA)  # two reads leave for the store...
 
-    memo.remember("jti", ADA, ticket)
+    lease.synced({REVOCATION: 7, DATA: 2}, sent_at=clock.now)  # ...and the data changes before they are back
 
-    assert memo.recall("jti", ADA.id) is None
-
-
-def test_a_token_is_recalled_only_for_the_user_it_was_remembered_for(memo: HonouredTokenMemo, clock: HandClock) -> None:
-    memo.synced(epoch=7, sent_at=clock.now)
-    memo.remember("jti", ADA, memo.ticket())
-
-    assert memo.recall("jti", ADA.id + 1) is None
-
-
-def test_past_its_capacity_the_memo_forgets_the_oldest_token(memo: HonouredTokenMemo, clock: HandClock) -> None:
-    memo.synced(epoch=7, sent_at=clock.now)
-    for jti in ("a", "b", "c", "d"):
-        memo.remember(jti, ADA, memo.ticket())
-
-    assert [memo.recall(jti, ADA.id) for jti in ("a", "b", "c", "d")] == [None, ADA, ADA, ADA]
+    assert forgotten == [DATA]
+    assert lease.still(REVOCATION, tokens)
+    assert not lease.still(DATA, data)
 
 
-async def test_a_failed_read_leaves_the_lease_to_run_out(memo: HonouredTokenMemo, clock: HandClock) -> None:
-    memo.synced(epoch=7, sent_at=clock.now)
-    memo.remember("jti", ADA, memo.ticket())
+def test_epochs_read_in_a_committing_transaction_tell_whether_it_moved_one(lease: EpochLease, clock: HandClock) -> None:
+    assert lease.moved({REVOCATION: 7, DATA: 1}), "nothing read yet: a writer must assume it moved something"
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
 
-    async def unreachable() -> int:
+    assert not lease.moved({REVOCATION: 7, DATA: 1})
+    assert lease.moved({REVOCATION: 8, DATA: 1})
+
+
+async def test_a_failed_read_leaves_the_lease_to_run_out(lease: EpochLease, clock: HandClock) -> None:
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
+
+    async def unreachable() -> dict[str, int]:
         raise StoreUnavailable()
 
     clock.now += LEASE / 2
     with pytest.raises(StoreUnavailable):
-        await memo.sync(unreachable)
-    assert memo.recall("jti", ADA.id) == ADA
+        await lease.sync(unreachable)
+    assert lease.trusted()
     clock.now += LEASE / 2
-    assert memo.recall("jti", ADA.id) is None
+    assert not lease.trusted()
 
 
-async def test_settling_waits_one_lease_and_a_memo_without_lease_neither_waits_nor_remembers() -> None:
+async def test_settling_waits_one_lease() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await HonouredTokenMemo(lease=0.05).settle()
+    await EpochLease(lease=0.05).settle()
     assert loop.time() - started >= 0.05
 
-    off = HonouredTokenMemo(lease=0)
-    started = loop.time()
-    await off.settle()
-    assert loop.time() - started < 0.05
-    off.synced(epoch=1, sent_at=0)
-    off.remember("jti", ADA, off.ticket())
-    assert off.recall("jti", ADA.id) is None
+
+def test_a_lease_of_zero_is_refused_since_it_would_wait_for_nothing() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        EpochLease(lease=0)
 
 
-# Two workers over one store, with the real clock and a short lease.
+async def test_past_its_capacity_the_memo_forgets_the_least_recently_used_token() -> None:
+    store = InMemoryStore()
+    worker = Worker(store, capacity=2)
+    await ada_logged_in(store, worker)
+    tokens = [(await worker.tokens.login("ada", PASSWORD, CLIENT)).access_token for _ in range(3)]
+    await worker.held.sync()
+    for token in tokens:
+        await worker.tokens.authenticate(token)
 
-WORKER_LEASE = 0.2
+    store.available = False  # only what the memo holds can still be answered
+    with pytest.raises(StoreUnavailable):
+        await worker.tokens.authenticate(tokens[0])
+    for token in tokens[1:]:
+        assert (await worker.tokens.authenticate(token))[0].username == "ada"
+
+
+# Two workers over one store, with the real clock and the store's own lease.
 
 
 class Worker:
-    """One process's services: its own memo, kept current by the same loop ``libdib serve`` runs."""
+    """One process's services: its own lease and views, kept current by the loop ``libdib serve`` runs."""
 
-    def __init__(self, store: InMemoryStore) -> None:
-        memo, clock = HonouredTokenMemo(lease=WORKER_LEASE), FixedClock()
+    def __init__(self, store: InMemoryStore, capacity: int = HONOURED_CAPACITY) -> None:
+        self.held = MemoryWorker(store)
+        clock = FixedClock()
         self.tokens = TokenService(
             uow=store.unit_of_work,
             codec=PlainCodec(),
@@ -160,23 +161,28 @@ class Worker:
             clock=clock,
             access_ttl=ACCESS_TTL,
             refresh_ttl=REFRESH_TTL,
-            memo=memo,
+            honoured=MemoizedHonouredTokens(store.unit_of_work, self.held.lease, capacity),
         )
         strength = ZxcvbnPasswordStrength()
-        self.users = UserService(uow=store.unit_of_work, hasher=FastHasher(), strength=strength, clock=clock, memo=memo)
+        self.users = UserService(uow=store.unit_of_work, hasher=FastHasher(), strength=strength, clock=clock)
+        reader = StubReader({"first.xlsx": table("asian"), "second.xlsx": table("asian", observation(2017))})
+        self.datasets = DatasetService(
+            uow=store.unit_of_work, view=self.held.census, reader=reader, source=StubSource(), clock=clock
+        )
 
 
 @contextlib.asynccontextmanager
 async def workers(store: InMemoryStore, count: int = 2) -> AsyncIterator[list[Worker]]:
     started = [Worker(store) for _ in range(count)]
-    loops = [asyncio.create_task(sync_memo_periodically(worker.tokens)) for worker in started]
-    # Each memo has read the epoch once, and the test runs between two reads (not in step with them).
-    await asyncio.sleep(WORKER_LEASE / 8)
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(worker.held.lease.keep(store.read_epochs, stop)) for worker in started]
+    # Each lease has read the epochs once, and the test runs between two reads (not in step with them).
+    await asyncio.sleep(store.lease / 8)
     try:
         yield started
     finally:
-        for loop in loops:
-            loop.cancel()
+        stop.set()
+        await asyncio.gather(*loops)
 
 
 async def ada_logged_in(store: InMemoryStore, worker: Worker) -> tuple[str, str]:
@@ -193,17 +199,17 @@ async def test_a_remembered_token_is_honoured_without_the_store_until_the_lease_
     async with workers(store, count=1) as (worker,):
         access, _ = await ada_logged_in(store, worker)
         await worker.tokens.authenticate(access)
-        await worker.tokens.sync_memo()  # a fresh lease, however slow the machine is right now
+        await worker.held.sync()  # a fresh lease, however slow the machine is right now
 
         store.available = False  # the epoch reads fail from now on
         user, _ = await worker.tokens.authenticate(access)
         assert user.username == "ada"
-        await asyncio.sleep(WORKER_LEASE)
+        await asyncio.sleep(store.lease)
         with pytest.raises(StoreUnavailable):
             await worker.tokens.authenticate(access)
 
 
-@pytest.mark.parametrize("withdrawal", ["logout", "revoke", "replay", "delete-user"])
+@pytest.mark.parametrize("withdrawal", ["logout", "revoke", "replay", "delete-user", "role-change", "new-password"])
 async def test_a_token_withdrawn_through_one_worker_is_refused_at_once_by_another_that_remembered_it(
     withdrawal: str,
 ) -> None:
@@ -220,9 +226,43 @@ async def test_a_token_withdrawn_through_one_worker_is_refused_at_once_by_anothe
             await first.tokens.refresh(refresh)
             with pytest.raises(InvalidToken):
                 await first.tokens.refresh(refresh)
-        else:
+        elif withdrawal == "delete-user":
             await first.users.delete(user, user.id)
+        else:
+            # Writes no service makes yet, straight through the repositories: the store's own rules must see them.
+            async with store.unit_of_work() as uow:
+                if withdrawal == "role-change":
+                    await uow.users.set_admin(user.id, is_admin=True)
+                else:
+                    await uow.users.set_password_hash(user.id, "$another$")
+                await uow.commit()
 
-        with pytest.raises(InvalidToken):
-            await second.tokens.authenticate(access)
+        if withdrawal in {"role-change", "new-password"}:
+            remembered, _ = await second.tokens.authenticate(access)
+            assert remembered != user, "the second worker still answers with the user as it was"
+        else:
+            with pytest.raises(InvalidToken):
+                await second.tokens.authenticate(access)
     assert claims == claims_of(access)
+
+
+@pytest.mark.parametrize("change", ["load", "add", "delete-record", "delete-dataset"])
+async def test_data_changed_through_one_worker_is_served_at_once_by_another_that_held_it(change: str) -> None:
+    store = InMemoryStore()
+    async with workers(store) as (first, second):
+        await first.datasets.load(["first.xlsx"])
+        before = await second.datasets.records(RecordFilter(), 10, 0)
+        version = await second.datasets.data_version()
+        assert await second.datasets.records(RecordFilter(), 10, 0) == before  # now held by the second worker
+
+        if change == "load":
+            await first.datasets.load(["second.xlsx"])
+        elif change == "add":
+            await first.datasets.add_record("asian", observation(2016))
+        elif change == "delete-record":
+            await first.datasets.delete_record(before.items[0].id)
+        else:
+            await first.datasets.delete_dataset(before.items[0].dataset_id)
+
+        assert await second.datasets.records(RecordFilter(), 10, 0) != before
+        assert await second.datasets.data_version() != version

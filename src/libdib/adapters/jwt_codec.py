@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any, TypeGuard
 
 import jwt
+from cachetools import LRUCache
 
-from libdib.domain.capped import CappedDict
+from libdib.domain.identity import Claims, TokenKind
 from libdib.domain.ports import TokenCodec
-from libdib.domain.tokens import Claims, InvalidToken, TokenKind
+from libdib.domain.tokens import InvalidToken
 
 ALGORITHM = "HS256"
 """The only algorithm issued or accepted (RFC 8725 §3.1): never read from the token's header."""
@@ -41,7 +42,7 @@ REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
 )
 """A short, safe reason for each way a token can fail; the first matching class wins."""
 VERIFIED_CAPACITY = 10_000
-"""Access tokens remembered as verified; past it the oldest is forgotten first."""
+"""Access tokens remembered as verified; past it the least recently used is forgotten first."""
 
 
 class PyJwtTokenCodec(TokenCodec):
@@ -53,13 +54,13 @@ class PyJwtTokenCodec(TokenCodec):
             raise ValueError(f"the JWT signing key must be at least {MIN_KEY_BYTES} bytes")
         self._key = secret
         # A key object carries its prepared form and its one algorithm: decoding skips pyjwt's key sniffing on
-        # every request (65 -> 38 us per token here) and still refuses any other ``alg`` in the header.
+        # every request and still refuses any other ``alg`` in the header.
         encoded = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
         self._verifying_key = jwt.PyJWK({"kty": "oct", "k": encoded}, algorithm=ALGORITHM)
         self._now = now
-        self._verified: CappedDict[str, Claims] = CappedDict(VERIFIED_CAPACITY)
+        self._verified: LRUCache[str, Claims] = LRUCache(VERIFIED_CAPACITY)
         """Access tokens that passed every check, by their exact text: the same text always verifies the same
-        way, so only expiry is left to check again. Saves pyjwt's ~90 us on every later request of a client."""
+        way, so only expiry is left to check again, and a client's later requests skip the signature check."""
 
     def encode(self, claims: Claims) -> str:
         """A signed token carrying ``claims``, typed in its header."""
@@ -82,7 +83,7 @@ class PyJwtTokenCodec(TokenCodec):
         claims = self._verified.get(token)
         if claims is None:
             claims = self._verify(token, expected)
-            self._verified.put(token, claims)
+            self._verified[token] = claims
         elif claims.exp <= self._now() - LEEWAY_SECONDS:  # pyjwt's own rule
             del self._verified[token]
             raise InvalidToken("token expired")

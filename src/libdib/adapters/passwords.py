@@ -37,14 +37,13 @@ a hash on one core (RFC 9106's 4 lanes would take every core of a small server f
 
 HASHING_NICENESS = 19
 """The hashing threads' CPU priority (Linux ``nice``, per thread): the lowest, so that a waking event loop
-preempts a hash at once (read p99 during a login storm, ``bench --only logins``: 2.21x its idle value at
-nice 10, 2.00x and 1.98x at 19)."""
+preempts a hash at once and reads keep their latency during a login storm (``bench --only logins``)."""
 
 
 def _lower_thread_priority() -> None:
     """Let the kernel run the event loop (and the database) first when a hash competes for a core.
 
-    Without it a stream of logins kept a 2-core server's read p99 at 2.3x its idle value (``bench``'s login rows).
+    Without it a stream of logins holds the cores the reads need (``bench``'s login rows show the difference).
     Linux gives each thread its own niceness; elsewhere ``setpriority`` would slow the whole process, so it is
     left alone.
     """

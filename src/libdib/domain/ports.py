@@ -14,8 +14,7 @@ from typing import Generic, Protocol, Self, TypeVar
 
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.charts import Chart, ChartFormat
-from libdib.domain.tokens import AuthSession, Claims, TokenKind
-from libdib.domain.users import NewUser, User
+from libdib.domain.identity import AuthSession, Claims, NewUser, TokenKind, User
 
 T = TypeVar("T")
 
@@ -85,11 +84,11 @@ class UserRepository(Protocol):
 
     @abstractmethod
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
-        """Grant or withdraw the admin role; advances the revocation epoch."""
+        """Grant or withdraw the admin role."""
 
     @abstractmethod
     async def delete(self, user_id: int) -> bool:
-        """Delete a user and their sessions, advancing the revocation epoch; False when there was no such user."""
+        """Delete a user and their sessions; False when there was no such user."""
 
     @abstractmethod
     async def lock_admins(self) -> list[int]:
@@ -116,39 +115,23 @@ class SessionRepository(Protocol):
 
     @abstractmethod
     async def revoke_session(self, sid: str) -> None:
-        """End a session: every token of it stops working. Advances the revocation epoch."""
+        """End a session: every token of it stops working."""
 
     @abstractmethod
     async def revoke_token(self, jti: str, expires_at: datetime) -> bool:
-        """Revoke exactly one token until it would have expired anyway; False when it was revoked already.
-
-        Advances the revocation epoch only when the token was not revoked before: a repeat withdraws nothing.
-        """
+        """Revoke exactly one token until it would have expired anyway; False when it was revoked already."""
 
     @abstractmethod
     async def revoke_other_sessions(self, user_id: int, keep_sid: str | None) -> int:
-        """End every live session of a user but ``keep_sid`` (all with None); returns how many ended.
-
-        Advances the revocation epoch, as ``revoke_session`` does, when any session ended.
-        """
+        """End every live session of a user but ``keep_sid`` (all with None); returns how many ended."""
 
     @abstractmethod
     async def get(self, sid: str) -> AuthSession | None:
         """The session with this id, revoked or not, if it is still stored."""
 
     @abstractmethod
-    async def revocation_epoch(self) -> int:
-        """A number that moves, in the same transaction, with every change that may withdraw a token.
-
-        Workers compare it to decide whether their ``HonouredTokenMemo`` still holds (see there).
-        """
-
-    @abstractmethod
     async def active_user(self, claims: Claims) -> User | None:
-        """The token's user when the user exists, its session is live and the token not revoked.
-
-        One round trip: this runs on every authenticated request.
-        """
+        """The token's user when the user exists, its session is live and the token not revoked."""
 
     @abstractmethod
     async def purge_expired(self, now: datetime) -> int:
@@ -258,7 +241,7 @@ class RecordRepository(Protocol):
 
     @abstractmethod
     async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
-        """Matching records in table order (by id: loads insert rows in the order the tables list them)."""
+        """Matching records in table order (each table as published, records added later after its rows)."""
 
     @abstractmethod
     async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
@@ -303,7 +286,8 @@ class ChartRenderer(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository: ``async with uow: ...; await uow.commit()``.
 
-    Leaving the block without ``commit`` discards the work.
+    Leaving the block without ``commit`` discards the work. Once the block is left after a commit, every
+    view of every worker shows what it changed (a withdrawn token is refused, new data is served).
     """
 
     users: UserRepository
@@ -341,8 +325,43 @@ class UnitOfWorkFactory(Protocol):
         """A new, not yet entered, unit of work.
 
         ``read_only`` units run each statement on its own, without a transaction around them: one round trip
-        for a single-query read (the per-request token check, lookups). They must not write or commit.
+        for a single-query read. They must not write or commit.
         """
+
+
+class HonouredTokens(Protocol):
+    """The per-request token check, a read-only view: its adapter may answer from what the worker holds."""
+
+    @abstractmethod
+    async def user_of(self, claims: Claims) -> User | None:
+        """The token's user when the user exists, its session is live and the token not revoked."""
+
+
+class CensusView(Protocol):
+    """The census reads, a read-only view: its adapter may answer from what the worker holds.
+
+    Every answer reflects the data as of ``version()``; a write that changes the data moves it.
+    """
+
+    @abstractmethod
+    async def version(self) -> str:
+        """A token that changes when, and only when, the loaded data changes."""
+
+    @abstractmethod
+    async def datasets(self) -> list[Dataset]:
+        """Every dataset, by race."""
+
+    @abstractmethod
+    async def record(self, record_id: int) -> IncomeRecord | None:
+        """The record with this id, if any."""
+
+    @abstractmethod
+    async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
+        """Matching records in table order, and how many match."""
+
+    @abstractmethod
+    async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
+        """The records of these races, age bracket and years, in table order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,64 +2,14 @@
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from libdib.domain.errors import NotFound, Unauthenticated, Unavailable
+from libdib.domain.identity import USERNAME_PATTERN, AuthSession, Claims, TokenKind, TokenPair, User
+from libdib.domain.ports import Clock, HonouredTokens, PasswordHasher, TokenCodec, UnitOfWorkFactory
 from libdib.domain.throttle import THROTTLE_WINDOW, Attempt, ChecksByAddress, reserve, succeeded, turned_away
-from libdib.domain.token_memo import HonouredTokenMemo
-from libdib.domain.users import USERNAME_PATTERN, User
-
-if TYPE_CHECKING:
-    # ports.py imports this module for the token vocabulary; the service only needs the ports for annotations.
-    from libdib.domain.ports import Clock, PasswordHasher, TokenCodec, UnitOfWorkFactory
-
-
-class TokenKind(enum.StrEnum):
-    """What a token may be used for; each is refused where the other is expected."""
-
-    ACCESS = "access"
-    REFRESH = "refresh"
-
-
-@dataclass(frozen=True, slots=True)
-class Claims:
-    """What a token says: whose it is, what for, which session, and when it is valid."""
-
-    sub: str
-    typ: TokenKind
-    jti: str
-    sid: str
-    iat: int
-    exp: int
-
-    @property
-    def user_id(self) -> int:
-        """The user id the subject names."""
-        return int(self.sub)
-
-
-@dataclass(frozen=True, slots=True)
-class AuthSession:
-    """One login: every token issued from it, through any number of refreshes, shares its id."""
-
-    sid: str
-    user_id: int
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    """What a login or refresh hands out."""
-
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    refresh_expires_in: int
 
 
 class InvalidToken(Unauthenticated):
@@ -90,12 +40,11 @@ class TokenService:
         clock: Clock,
         access_ttl: int,
         refresh_ttl: int,
-        memo: HonouredTokenMemo | None = None,
+        honoured: HonouredTokens,
         session_max_age: int = DEFAULT_SESSION_MAX_AGE,
     ) -> None:
-        """Without a ``memo``, every request's token is checked in the store."""
         self._uow = uow
-        self.memo = memo or HonouredTokenMemo(lease=0)
+        self._honoured = honoured
         self._codec = codec
         self._hasher = hasher
         self._clock = clock
@@ -160,7 +109,6 @@ class TokenService:
             if not await uow.sessions.spend_refresh(claims.jti, claims.sid, expiry_of(claims)):
                 await uow.sessions.revoke_session(claims.sid)
                 await uow.commit()
-                await self.memo.settle()
                 raise InvalidToken("this refresh token was already used; the session is ended, log in again")
             session = await uow.sessions.get(claims.sid)
             if session is None or now >= session.created_at + self._session_max_age:
@@ -171,20 +119,11 @@ class TokenService:
         return self._issue(claims.user_id, session, now)
 
     async def authenticate(self, access_token: str) -> tuple[User, Claims]:
-        """The user an access token speaks for, if the token is valid and still honoured.
-
-        One query, unless this worker's memo holds the token (see ``HonouredTokenMemo``).
-        """
+        """The user an access token speaks for, if the token is valid and still honoured."""
         claims = self._codec.decode(access_token, TokenKind.ACCESS)
-        user = self.memo.recall(claims.jti, claims.user_id)
-        if user is not None:
-            return user, claims
-        ticket = self.memo.ticket()
-        async with self._uow(read_only=True) as uow:
-            user = await uow.sessions.active_user(claims)
+        user = await self._honoured.user_of(claims)
         if user is None:
             raise InvalidToken("the token was revoked, its session ended or its user was deleted")
-        self.memo.remember(claims.jti, user, ticket)
         return user, claims
 
     async def logout(self, claims: Claims) -> None:
@@ -192,7 +131,6 @@ class TokenService:
         async with self._uow() as uow:
             await uow.sessions.revoke_session(claims.sid)
             await uow.commit()
-        await self.memo.settle()
 
     async def revoke(self, token: str) -> None:
         """Revoke exactly this token (access or refresh) until it would have expired."""
@@ -204,20 +142,8 @@ class TokenService:
             except InvalidToken:
                 raise not_access from None
         async with self._uow() as uow:
-            newly_revoked = await uow.sessions.revoke_token(claims.jti, expiry_of(claims))
+            await uow.sessions.revoke_token(claims.jti, expiry_of(claims))
             await uow.commit()
-        # Revoking a revoked token withdraws nothing: no epoch moved, so no worker forgets anything, and no wait.
-        if newly_revoked:
-            await self.memo.settle()
-
-    async def sync_memo(self) -> None:
-        """Read the revocation epoch into this worker's memo (run every ``memo.sync_interval`` seconds)."""
-
-        async def read_epoch() -> int:
-            async with self._uow(read_only=True) as uow:
-                return await uow.sessions.revocation_epoch()
-
-        await self.memo.sync(read_epoch)
 
     async def purge_expired(self) -> int:
         """Delete expired sessions and token records, and failures older than the throttle window."""

@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from libdib.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
+from libdib.domain.identity import USERNAME_PATTERN, NewUser, User
+from libdib.domain.ports import Clock, PasswordHasher, PasswordStrength, UnitOfWork, UnitOfWorkFactory
 from libdib.domain.throttle import reserve, succeeded, turned_away
-from libdib.domain.token_memo import HonouredTokenMemo
 
-if TYPE_CHECKING:
-    # ports.py imports this module for User and NewUser; the service only needs the port types for annotations.
-    from libdib.domain.ports import Clock, PasswordHasher, PasswordStrength, UnitOfWork, UnitOfWorkFactory
-
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,50}$")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 MIN_STRENGTH_SCORE = 3
 """zxcvbn scores run 0 to 4; 3 is "safely unguessable: moderate protection from offline attacks"."""
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """A person or script that may sign in."""
-
-    id: int
-    username: str
-    password_hash: str
-    is_admin: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NewUser:
-    """A user about to be stored; the repository gives it an id."""
-
-    username: str
-    password_hash: str
-    is_admin: bool
-    created_at: datetime
 
 
 class UsernameTaken(Conflict):
@@ -107,14 +79,11 @@ class UserService:
         hasher: PasswordHasher,
         strength: PasswordStrength,
         clock: Clock,
-        memo: HonouredTokenMemo | None = None,
     ) -> None:
-        """``memo`` is the token service's: deleting a user waits, as a logout does, until no worker trusts it."""
         self._uow = uow
         self._hasher = hasher
         self._strength = strength
         self._clock = clock
-        self._memo = memo or HonouredTokenMemo(lease=0)
 
     async def sign_up(self, username: str, password: str, is_admin: bool = False) -> User:
         """Create an account; raises ``InvalidUsername``, ``WeakPassword`` or ``UsernameTaken``."""
@@ -143,7 +112,6 @@ class UserService:
             if not await uow.users.delete(user_id):
                 raise NotFound(f"there is no user with id {user_id}")
             await uow.commit()
-        await self._memo.settle()
 
     @staticmethod
     async def _refuse_to_delete_the_last_admin(uow: UnitOfWork, user_id: int) -> None:
@@ -176,10 +144,8 @@ class UserService:
         async with self._uow() as uow:
             await succeeded(uow, attempt)
             await uow.users.set_password_hash(user.id, new_hash)
-            ended = await uow.sessions.revoke_other_sessions(user.id, keep_sid=sid)
+            await uow.sessions.revoke_other_sessions(user.id, keep_sid=sid)
             await uow.commit()
-        if ended:
-            await self._memo.settle()
 
     async def ensure_admin(self, username: str, password: str) -> User:
         """Make sure ``username`` exists, is an admin and has ``password``; running it again changes nothing."""
@@ -199,5 +165,4 @@ class UserService:
                 # Whoever logged in with the old password is logged out: the operator changed it for a reason.
                 await uow.sessions.revoke_other_sessions(existing.id, keep_sid=None)
             await uow.commit()
-        await self._memo.settle()
         return replace(existing, is_admin=True, password_hash=new_hash or existing.password_hash)

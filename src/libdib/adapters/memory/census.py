@@ -20,6 +20,8 @@ DATASETS = "datasets"
 RECORDS = "income_records"
 KEYS = "income_record_keys"
 """The natural key of every record, as the SQL unique index keeps it."""
+ORDER = "income_record_order"
+"""Each record's (dataset id, place in its table), as the SQL table keeps it: the order of every listing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +38,27 @@ class _Tables:
         self.datasets: dict[int, _StoredDataset] = state.table(DATASETS)
         self.records: dict[int, IncomeRecord] = state.table(RECORDS)
         self.keys: dict[NaturalKey, int] = state.table(KEYS)
+        self.order: dict[int, tuple[int, int]] = state.table(ORDER)
 
-    def insert(self, dataset_id: int, race: str, constant_dollar_year: int, observation: Observation) -> IncomeRecord:
+    def insert(
+        self,
+        dataset_id: int,
+        race: str,
+        constant_dollar_year: int,
+        observation: Observation,
+        *,
+        position: int,
+        record_id: int | None = None,
+    ) -> IncomeRecord:
+        """Store a record at ``position`` in its table, under ``record_id`` or the next id when it has none yet."""
         key = natural_key(race, observation)
         if key in self.keys:
             raise RecordExists(race, observation)
-        record = IncomeRecord(self.state.next_id(RECORDS), dataset_id, race, constant_dollar_year, observation)
+        record_id = self.state.next_id(RECORDS) if record_id is None else record_id
+        record = IncomeRecord(record_id, dataset_id, race, constant_dollar_year, observation)
         self.records[record.id] = record
         self.keys[key] = record.id
+        self.order[record.id] = (dataset_id, position)
         return record
 
     def delete_record(self, record_id: int) -> bool:
@@ -51,6 +66,7 @@ class _Tables:
         if record is None:
             return False
         del self.keys[natural_key(record.race, record.observation)]
+        del self.order[record_id]
         return True
 
     def delete_dataset(self, dataset_id: int) -> bool:
@@ -62,7 +78,15 @@ class _Tables:
 
     def matching(self, where: RecordFilter) -> list[IncomeRecord]:
         """The records ``where`` selects, in id order (the order tables were loaded and rows added)."""
-        return sorted(filter(where.matches, self.records.values()), key=lambda record: record.id)
+        return self.in_table_order(list(filter(where.matches, self.records.values())))
+
+    def in_table_order(self, found: list[IncomeRecord]) -> list[IncomeRecord]:
+        """``found`` in the order of every listing."""
+        return sorted(found, key=lambda record: self.order[record.id])
+
+    def next_position(self, dataset_id: int) -> int:
+        """The place after the last row of a dataset's table."""
+        return max((place for owner, place in self.order.values() if owner == dataset_id), default=-1) + 1
 
 
 class InMemoryDatasetRepository(DatasetRepository):
@@ -72,13 +96,16 @@ class InMemoryDatasetRepository(DatasetRepository):
         self._tables = _Tables(state)
 
     async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
-        """Drop the race's dataset and records, then store ``table``; ``RecordExists`` on a row listed twice."""
+        """Store ``table`` as the race's dataset, keeping its id and the id of every row whose natural key stays."""
         tables = self._tables
         old = await self.get_by_race(table.race)
+        kept: dict[NaturalKey, IncomeRecord] = {}
         if old is not None:
-            tables.delete_dataset(old.id)
+            kept = {natural_key(r.race, r.observation): r for r in tables.records.values() if r.dataset_id == old.id}
+            for record in kept.values():
+                tables.delete_record(record.id)
         dataset = Dataset(
-            id=tables.state.next_id(DATASETS),
+            id=old.id if old is not None else tables.state.next_id(DATASETS),
             race=table.race,
             title=table.title,
             source=provenance.source,
@@ -88,8 +115,12 @@ class InMemoryDatasetRepository(DatasetRepository):
             loaded_at=loaded_at,
         )
         tables.datasets[dataset.id] = _StoredDataset(dataset, table.constant_dollar_year)
-        for observation in table.observations:
-            tables.insert(dataset.id, table.race, table.constant_dollar_year, observation)
+        for position, observation in enumerate(table.observations):
+            same = kept.get(natural_key(table.race, observation))
+            record_id = same.id if same is not None else None
+            tables.insert(
+                dataset.id, table.race, table.constant_dollar_year, observation, position=position, record_id=record_id
+            )
         return dataset
 
     async def list(self) -> list[Dataset]:
@@ -111,7 +142,7 @@ class InMemoryDatasetRepository(DatasetRepository):
 
 
 class InMemoryRecordRepository(RecordRepository):
-    """Records by id; ids grow in table order, as the SQL sequence does under COPY."""
+    """Records by id, listed in table order."""
 
     def __init__(self, state: MemoryState) -> None:
         self._tables = _Tables(state)
@@ -123,7 +154,7 @@ class InMemoryRecordRepository(RecordRepository):
 
     async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
         """The first ``limit`` matching records with an id above ``after_id``, in id order."""
-        found = self._tables.matching(where)
+        found = sorted(self._tables.matching(where), key=attrgetter("id"))
         start = bisect.bisect_right(found, after_id, key=attrgetter("id"))
         return found[start : start + limit]
 
@@ -136,7 +167,10 @@ class InMemoryRecordRepository(RecordRepository):
         stored = self._tables.datasets.get(dataset.id)
         if stored is None:
             raise DatasetGone(dataset.race)
-        return self._tables.insert(dataset.id, dataset.race, stored.constant_dollar_year, observation)
+        position = self._tables.next_position(dataset.id)
+        return self._tables.insert(
+            dataset.id, dataset.race, stored.constant_dollar_year, observation, position=position
+        )
 
     async def delete(self, record_id: int) -> bool:
         """Delete one record."""
@@ -149,15 +183,15 @@ class InMemoryRecordRepository(RecordRepository):
             for record in self._tables.records.values()
             if record.race in races and record.observation.age_range == age_range and record.observation.year in years
         ]
-        return sorted(found, key=lambda record: record.id)
+        return self._tables.in_table_order(found)
 
     async def tables(
         self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
     ) -> list[LoadedTable]:
-        """The records of these races (and brackets, or of ``year``) with their dataset's title and dollars, by id."""
+        """These races' records (and brackets, or of ``year``) with their dataset's title and dollars, in order."""
         tables = self._tables
         rows: dict[int, list[Observation]] = {}
-        for record in sorted(tables.records.values(), key=lambda record: record.id):
+        for record in tables.in_table_order(list(tables.records.values())):
             wanted = age_ranges is None or record.observation.age_range in age_ranges or record.observation.year == year
             if wanted and (races is None or record.race in races) and record.dataset_id in tables.datasets:
                 rows.setdefault(record.dataset_id, []).append(record.observation)

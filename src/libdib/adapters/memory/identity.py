@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from libdib.domain.errors import NotFound
+from libdib.domain.identity import AuthSession, Claims, NewUser, User
 from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
-from libdib.domain.tokens import AuthSession, Claims
-from libdib.domain.users import NewUser, User, UsernameTaken
+from libdib.domain.users import UsernameTaken
 
 if TYPE_CHECKING:
     from libdib.adapters.memory.store import MemoryState
@@ -20,8 +20,6 @@ SESSIONS = "auth_sessions"
 SPENT = "spent_refresh_tokens"
 REVOKED = "revoked_tokens"
 FAILURES = "login_failures"
-EPOCH = "revocation_epoch"
-"""A sequence: committed and rolled back with the unit, as the SQL table's row is."""
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -74,16 +72,14 @@ class InMemoryUserRepository(UserRepository):
             self._users[user_id] = replace(self._users[user_id], password_hash=password_hash)
 
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
-        """Grant or withdraw the admin role; advances the revocation epoch."""
+        """Grant or withdraw the admin role."""
         if user_id in self._users:
             self._users[user_id] = replace(self._users[user_id], is_admin=is_admin)
-        self._state.next_id(EPOCH)
 
     async def delete(self, user_id: int) -> bool:
-        """Delete a user and, as the SQL foreign keys cascade, their sessions and spent tokens; advance the epoch."""
+        """Delete a user and, as the SQL foreign keys cascade, their sessions and spent tokens."""
         if self._users.pop(user_id, None) is None:
             return False
-        self._state.next_id(EPOCH)
         sessions: dict[str, _StoredSession] = self._state.table(SESSIONS)
         ended = {sid for sid, stored in sessions.items() if stored.session.user_id == user_id}
         _delete_where(sessions, lambda sid, _: sid in ended)
@@ -125,21 +121,19 @@ class InMemorySessionRepository(SessionRepository):
             self._sessions[sid] = replace(stored, session=replace(stored.session, expires_at=expires_at))
 
     async def revoke_session(self, sid: str) -> None:
-        """End a session; advances the revocation epoch."""
+        """End a session."""
         if sid in self._sessions:
             self._sessions[sid] = replace(self._sessions[sid], revoked=True)
-        self._state.next_id(EPOCH)
 
     async def revoke_token(self, jti: str, expires_at: datetime) -> bool:
-        """Revoke one token until its expiry; advances the revocation epoch unless it was revoked already."""
+        """Revoke one token until its expiry; False when it was revoked already."""
         if jti in self._revoked:
             return False
         self._revoked[jti] = expires_at
-        self._state.next_id(EPOCH)
         return True
 
     async def revoke_other_sessions(self, user_id: int, keep_sid: str | None) -> int:
-        """End the user's live sessions but ``keep_sid``; advances the revocation epoch when any ended."""
+        """End the user's live sessions but ``keep_sid``."""
         ending = [
             sid
             for sid, stored in self._sessions.items()
@@ -147,18 +141,12 @@ class InMemorySessionRepository(SessionRepository):
         ]
         for sid in ending:
             self._sessions[sid] = replace(self._sessions[sid], revoked=True)
-        if ending:
-            self._state.next_id(EPOCH)
         return len(ending)
 
     async def get(self, sid: str) -> AuthSession | None:
         """The stored session with this id, if any."""
         stored = self._sessions.get(sid)
         return None if stored is None else stored.session
-
-    async def revocation_epoch(self) -> int:
-        """How many times a token may have been withdrawn."""
-        return self._state.sequences.get(EPOCH, 0)
 
     async def active_user(self, claims: Claims) -> User | None:
         """The token's user when the user exists, its session is live and the token not revoked."""

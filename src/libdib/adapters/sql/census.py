@@ -9,25 +9,30 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import (
+    Column,
     ColumnElement,
     CursorResult,
+    Integer,
+    MetaData,
     Row,
-    Select,
     Table,
-    bindparam,
+    and_,
     delete,
+    exists,
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
-    text,
+    true,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateTable, DropTable
 
-from libdib.adapters.sql.connection import UnitConnection
-from libdib.adapters.sql.hot import HotQuery
-from libdib.adapters.sql.tables import DatasetRow, RecordRow
+from libdib.adapters.sql.tables import DatasetRow, EpochRow, RecordRow
 from libdib.adapters.sql.violations import Violation, violated
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.datasets import DatasetGone, RecordExists
@@ -36,6 +41,7 @@ from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilte
 
 datasets: Table = DatasetRow.__table__  # type: ignore[assignment]
 records: Table = RecordRow.__table__  # type: ignore[assignment]
+epochs: Table = EpochRow.__table__  # type: ignore[assignment]
 
 DATASET_COLUMNS = (
     datasets.c.id,
@@ -49,27 +55,39 @@ DATASET_COLUMNS = (
     datasets.c.loaded_at,
 )
 STORED_COLUMNS = ("dataset_id", "race", "constant_dollar_year", *Observation._fields)
+TABLE_ORDER = (records.c.dataset_id, records.c.position)
+"""Each table in its published order (records added later after its rows), tables in the order first loaded."""
 """Every column a record is written with (the id comes from the sequence), in the order rows are built."""
 RECORD_COLUMNS = (records.c.id, *(records.c[name] for name in STORED_COLUMNS))
 """What a record is read with: id, dataset_id, race, constant_dollar_year, then the observation's fields."""
 OBSERVATION_COLUMNS = slice(4, 4 + len(Observation._fields))
-RECORD_BY_ID = HotQuery(select(*RECORD_COLUMNS).where(records.c.id == bindparam("id")))
-COMPARED_RECORDS = HotQuery(
-    select(*RECORD_COLUMNS)
-    .where(
-        records.c.race.in_([bindparam("race_a"), bindparam("race_b")]),
-        records.c.age_range == bindparam("age_range"),
-        records.c.year.in_([bindparam("year_a"), bindparam("year_b")]),
-    )
-    .order_by(records.c.id)
+NATURAL_KEY = (
+    records.c.race,
+    records.c.age_range,
+    records.c.year,
+    records.c.population,
+    func.coalesce(records.c.footnote, literal_column("''")),
 )
-"""Two races and up to two years in fixed parameters, so one compiled statement serves every comparison."""
+"""The unique index an upsert names as its conflict target, as the index spells it (SQLite compares the text)."""
+UPDATED_COLUMNS = ("dataset_id", "constant_dollar_year", *Observation._fields[4:], "position")
+"""What a reload may change in a row whose natural key it lists again."""
+STAGING = Table(
+    "income_staging",
+    MetaData(),
+    Column("ordinal", Integer, nullable=False),
+    *(records.c[name]._copy() for name in Observation._fields),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+"""A load's rows before they meet the records: no index, no key, no trigger, so filling it costs what COPY does.
+``ordinal`` is the row's place in the table (the records' ``position``)."""
+CARDINALITY_VIOLATION = "21000"
 TABLE_ROWS = (
     select(datasets.c.id, datasets.c.race, datasets.c.title, datasets.c.constant_dollar_year, *RECORD_COLUMNS[4:])
     .select_from(records.join(datasets, records.c.dataset_id == datasets.c.id))
-    .order_by(records.c.id)
+    .order_by(*TABLE_ORDER)
 )
-"""Every record with its dataset's title and constant-dollar year, in table order (by id)."""
+"""Every record with its dataset's title and constant-dollar year, in table order."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
 LOAD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('libdib.datasets'), hashtext(:race))"
@@ -118,38 +136,77 @@ def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
         yield chunk
 
 
+def _dialect_insert(connection: AsyncConnection, table: Table) -> Any:
+    """An ``INSERT`` that knows ``ON CONFLICT`` for the connection's dialect (both support it)."""
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+async def _serialize_data_writes(connection: AsyncConnection) -> None:
+    """Take the data epoch's row lock before any other lock of a data write (PostgreSQL; SQLite has one writer).
+
+    The triggers advance the epoch after each statement; taking its lock first in every data write means no
+    write holds a record or dataset lock while it waits for the epoch, so data writes never deadlock.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(select(epochs.c.value).where(epochs.c.name == "data").with_for_update())
+
+
 class SqlDatasetRepository(DatasetRepository):
     """Datasets in ``datasets``; their rows in ``income_records``."""
 
-    def __init__(self, connection: UnitConnection) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
-        """Delete the race's dataset and records, insert the new dataset, then bulk-insert its rows."""
-        postgres = self._connection.dialect.name == "postgresql"
-        if postgres:
-            await self._connection.execute(text(LOAD_LOCK), {"race": table.race})
-        await self._drop(datasets.c.race == table.race, records.c.race == table.race)
-        first_year, last_year = table.years
-        statement = (
-            insert(datasets)
-            .values(
-                race=table.race,
-                title=table.title,
-                source=provenance.source,
-                sha256=provenance.sha256,
-                rows=len(table.observations),
-                first_year=first_year,
-                last_year=last_year,
-                constant_dollar_year=table.constant_dollar_year,
-                loaded_at=loaded_at,
-            )
-            .returning(*DATASET_COLUMNS)
+        """Upsert the race's dataset, stage the rows, then make its records match them, keeping ids by natural key."""
+        await _serialize_data_writes(self._connection)
+        dataset = await self._upsert_dataset(table, provenance, loaded_at)
+        await self._connection.execute(CreateTable(STAGING))
+        staged = ((ordinal, *observation) for ordinal, observation in enumerate(table.observations))
+        await self._stage(staged)
+        same_key = and_(
+            STAGING.c.age_range == records.c.age_range,
+            STAGING.c.year == records.c.year,
+            STAGING.c.population == records.c.population,
+            func.coalesce(STAGING.c.footnote, "") == func.coalesce(records.c.footnote, ""),
         )
-        dataset = _dataset((await self._connection.execute(statement)).one())
-        head = (dataset.id, table.race, table.constant_dollar_year)
-        rows = (head + observation for observation in table.observations)
-        await (self._copy(table.race, rows) if postgres else self._insert(table.race, rows))
+        had_rows = (await self._connection.execute(select(exists().where(records.c.race == table.race)))).scalar()
+        if had_rows:
+            await self._connection.execute(
+                delete(records).where(records.c.race == table.race, ~exists().where(same_key))
+            )
+        rows = select(
+            literal(dataset.id, records.c.dataset_id.type),
+            literal(table.race, records.c.race.type),
+            literal(table.constant_dollar_year, records.c.constant_dollar_year.type),
+            *(STAGING.c[name] for name in Observation._fields),
+            STAGING.c.ordinal,
+        )
+        # SQLite reads ``ON CONFLICT`` after a ``SELECT`` without ``WHERE`` as part of a join (its own advice).
+        rows = rows.where(true()).order_by(STAGING.c.ordinal)
+        upsert = _dialect_insert(self._connection, records).from_select([*STORED_COLUMNS, "position"], rows)
+        if had_rows:
+            # Only a table loaded before can meet its own rows; a first load skips the per-row conflict check.
+            changed = {name: upsert.excluded[name] for name in UPDATED_COLUMNS}
+            upsert = upsert.on_conflict_do_update(
+                index_elements=NATURAL_KEY,
+                set_=changed,
+                where=or_(*(records.c[name].is_distinct_from(value) for name, value in changed.items())),
+            )
+        twice = Conflict(f"the table of race {table.race!r} lists a row twice")
+        try:
+            await self._connection.execute(upsert)
+        except DBAPIError as error:
+            # PostgreSQL refuses to upsert one row twice in a statement; SQLite lets the second win (counted below).
+            if getattr(error.orig, "sqlstate", None) == CARDINALITY_VIOLATION or (
+                isinstance(error, IntegrityError) and violated(error) is Violation.UNIQUE
+            ):
+                raise twice from None
+            raise
+        count = select(func.count()).select_from(records).where(records.c.race == table.race)
+        if (await self._connection.execute(count)).scalar_one() != len(table.observations):
+            raise twice
+        await self._connection.execute(DropTable(STAGING))
         return dataset
 
     async def list(self) -> list[Dataset]:
@@ -166,61 +223,64 @@ class SqlDatasetRepository(DatasetRepository):
         return await self._one(datasets.c.race == race)
 
     async def delete(self, dataset_id: int) -> bool:
-        """Delete a dataset and its records."""
-        return await self._drop(datasets.c.id == dataset_id, records.c.dataset_id == dataset_id)
+        """Delete a dataset; the foreign key deletes its records."""
+        await _serialize_data_writes(self._connection)
+        result: CursorResult[Any] = await self._connection.execute(delete(datasets).where(datasets.c.id == dataset_id))
+        return result.rowcount > 0
 
     async def _one(self, condition: ColumnElement[bool]) -> Dataset | None:
         row = (await self._connection.execute(select(*DATASET_COLUMNS).where(condition))).one_or_none()
         return None if row is None else _dataset(row)
 
-    async def _drop(self, dataset: ColumnElement[bool], its_records: ColumnElement[bool]) -> bool:
-        """Delete a dataset, then its records.
+    async def _upsert_dataset(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
+        """The race's dataset row, updated in place when it exists, so its id stays too."""
+        first_year, last_year = table.years
+        values = {
+            "race": table.race,
+            "title": table.title,
+            "source": provenance.source,
+            "sha256": provenance.sha256,
+            "rows": len(table.observations),
+            "first_year": first_year,
+            "last_year": last_year,
+            "constant_dollar_year": table.constant_dollar_year,
+            "loaded_at": loaded_at,
+        }
+        statement = _dialect_insert(self._connection, datasets).values(values)
+        statement = statement.on_conflict_do_update(index_elements=[datasets.c.race], set_=values)
+        return _dataset((await self._connection.execute(statement.returning(*DATASET_COLUMNS))).one())
 
-        In that order: deleting the dataset's row waits for every ``add`` that holds it ``FOR KEY SHARE``,
-        and the records' DELETE that follows (a new snapshot under READ COMMITTED) then sees their rows too.
+    async def _stage(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Fill the staging table: COPY on PostgreSQL, else chunks of ``executemany``.
+
+        COPY runs on the unit's own connection, inside its transaction (LIBRARY-NOTES §5).
         """
-        result: CursorResult[Any] = await self._connection.execute(delete(datasets).where(dataset))
-        await self._connection.execute(delete(records).where(its_records))
-        return result.rowcount > 0
-
-    async def _copy(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """COPY the rows on the unit's own connection, inside its transaction (LIBRARY-NOTES §5)."""
-        driver = await self._connection.driver()
-        try:
-            await driver.copy_records_to_table(records.name, records=rows, columns=STORED_COLUMNS)
-        except asyncpg.UniqueViolationError as error:
-            raise Conflict(f"the table of race {race!r} lists a row twice ({error.detail})") from None
-
-    async def _insert(self, race: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Insert the rows in chunks of ``executemany`` (SQLite has no COPY)."""
-        try:
-            for chunk in _chunks(rows, INSERT_CHUNK):
-                await self._connection.execute(
-                    insert(records), [dict(zip(STORED_COLUMNS, row, strict=True)) for row in chunk]
-                )
-        except IntegrityError as error:
-            if violated(error) is Violation.UNIQUE:
-                raise Conflict(f"the table of race {race!r} lists a row twice") from None
-            raise
+        if self._connection.dialect.name == "postgresql":
+            driver: asyncpg.Connection = (await self._connection.get_raw_connection()).driver_connection
+            await driver.copy_records_to_table(STAGING.name, records=rows, columns=list(STAGING.c.keys()))
+            return
+        names = STAGING.c.keys()
+        for chunk in _chunks(rows, INSERT_CHUNK):
+            await self._connection.execute(insert(STAGING), [dict(zip(names, row, strict=True)) for row in chunk])
 
 
 class SqlRecordRepository(RecordRepository):
     """Records in ``income_records``; ids follow table order."""
 
-    def __init__(self, connection: UnitConnection) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def page(self, where: RecordFilter, limit: int, offset: int) -> Page[IncomeRecord]:
         """One statement for the page and the total, so both come from one snapshot.
 
-        The offset is walked over ids alone (an index-only scan of the race's index), and only the page's
+        The offset is walked over ids in table order (an index scan of the race's index), and only the page's
         rows are fetched: a deep page costs its skipped index entries, not its skipped rows.
         """
         conditions = _where(where)
         total = select(func.count()).select_from(records).where(*conditions).scalar_subquery()
-        ids = select(records.c.id).where(*conditions).order_by(records.c.id).limit(limit).offset(offset).subquery()
-        statement = select(*RECORD_COLUMNS, total.label("total")).join(ids, ids.c.id == records.c.id)
-        ordered = statement.order_by(records.c.id)
+        keys = select(records.c.id).where(*conditions).order_by(*TABLE_ORDER).limit(limit).offset(offset).subquery()
+        statement = select(*RECORD_COLUMNS, total.label("total")).join(keys, keys.c.id == records.c.id)
+        ordered = statement.order_by(*TABLE_ORDER)
         rows = (await self._connection.execute(ordered)).all()
         if rows:
             return Page([_record(row) for row in rows], rows[0].total, limit, offset)
@@ -230,63 +290,59 @@ class SqlRecordRepository(RecordRepository):
 
     async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
         """The first ``limit`` matching records with an id above ``after_id``, in id order (a keyset page)."""
-        statement = self._select().where(*_where(where), records.c.id > after_id).order_by(records.c.id).limit(limit)
+        statement = (
+            select(*RECORD_COLUMNS).where(*_where(where), records.c.id > after_id).order_by(records.c.id).limit(limit)
+        )
         return [_record(row) for row in await self._connection.execute(statement)]
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""
-        row = await RECORD_BY_ID.fetch_one(self._connection, {"id": record_id})
+        row = (await self._connection.execute(select(*RECORD_COLUMNS).where(records.c.id == record_id))).first()
         return None if row is None else _record(row)
 
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
         """Insert a record into ``dataset``; ``RecordExists`` on the natural key, ``DatasetGone`` if it was dropped.
 
-        ``INSERT ... SELECT`` from the dataset's row copies its race and constant-dollar year, and inserts
-        nothing when the dataset is gone. The row is read ``FOR KEY SHARE`` (PostgreSQL; SQLite serialises
-        writers anyway): a concurrent drop of the dataset waits for this insert and deletes its record too,
-        or, if it came first, this insert finds no dataset. That is what a foreign key would guarantee.
+        The dataset's constant-dollar year is read in the same statement, and the foreign key refuses a record
+        of a dataset deleted meanwhile.
         """
-        values = (
-            literal(value, records.c[name].type) for name, value in zip(Observation._fields, observation, strict=True)
+        await _serialize_data_writes(self._connection)
+        values: dict[str, Any] = dict(zip(STORED_COLUMNS, (dataset.id, dataset.race, None, *observation), strict=True))
+        values["constant_dollar_year"] = (
+            select(datasets.c.constant_dollar_year).where(datasets.c.id == dataset.id).scalar_subquery()
         )
-        source = (
-            select(datasets.c.id, datasets.c.race, datasets.c.constant_dollar_year, *values)
-            .where(datasets.c.id == dataset.id)
-            .with_for_update(read=True, key_share=True)
-        )
-        statement = insert(records).from_select(STORED_COLUMNS, source).returning(*RECORD_COLUMNS)
+        last = select(func.coalesce(func.max(records.c.position), -1)).where(records.c.dataset_id == dataset.id)
+        values["position"] = last.scalar_subquery() + 1
+        statement = insert(records).values(values).returning(*RECORD_COLUMNS)
         try:
-            row = (await self._connection.execute(statement)).one_or_none()
+            row = (await self._connection.execute(statement)).one()
         except IntegrityError as error:
             if violated(error) is Violation.UNIQUE:
                 raise RecordExists(dataset.race, observation) from None
+            if violated(error) is not None:  # the foreign key, or the constant-dollar year of no dataset
+                raise DatasetGone(dataset.race) from None
             raise
-        if row is None:
-            raise DatasetGone(dataset.race)
         return _record(row)
 
     async def delete(self, record_id: int) -> bool:
         """Delete one record."""
+        await _serialize_data_writes(self._connection)
         result: CursorResult[Any] = await self._connection.execute(delete(records).where(records.c.id == record_id))
         return result.rowcount > 0
 
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
         """One indexed query (race, age range, year lead the natural key) in id order."""
-        if not (0 < len(races) <= 2 and 0 < len(years) <= 2):
-            raise ValueError(f"a comparison takes one or two races and years, not {races} and {years}")
-        parameters = {
-            "race_a": races[0],
-            "race_b": races[-1],
-            "age_range": age_range,
-            "year_a": years[0],
-            "year_b": years[-1],
-        }
-        return [_record(row) for row in await COMPARED_RECORDS.fetch(self._connection, parameters)]
+        statement = (
+            select(*RECORD_COLUMNS)
+            .where(records.c.race.in_(races), records.c.age_range == age_range, records.c.year.in_(years))
+            .order_by(*TABLE_ORDER)
+        )
+        return [_record(row) for row in await self._connection.execute(statement)]
 
     async def tables(
         self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
     ) -> list[LoadedTable]:
-        """One joined query in id order, grouped by dataset in Python."""
+        """One joined query in table order, grouped by dataset in Python."""
         statement = TABLE_ROWS if races is None else TABLE_ROWS.where(records.c.race.in_(list(races)))
         if age_ranges is not None:
             statement = statement.where(or_(records.c.age_range.in_(list(age_ranges)), records.c.year == year))
@@ -298,7 +354,3 @@ class SqlRecordRepository(RecordRepository):
                 rows[row[0]] = []
             rows[row[0]].append(tuple.__new__(Observation, row[4:]))
         return [LoadedTable(dataset_id, *head, rows[dataset_id]) for dataset_id, head in heads.items()]
-
-    @staticmethod
-    def _select() -> Select[Any]:
-        return select(*RECORD_COLUMNS)

@@ -24,13 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libdib.adapters.sql.connection import UnitConnection
-from libdib.adapters.sql.hot import HotQuery
 from libdib.adapters.sql.tables import (
     LockRow,
     LoginFailureRow,
-    RevocationEpochRow,
     RevokedTokenRow,
     SessionRow,
     SpentRefreshTokenRow,
@@ -38,23 +36,22 @@ from libdib.adapters.sql.tables import (
 )
 from libdib.adapters.sql.violations import Violation, violated
 from libdib.domain.errors import NotFound
+from libdib.domain.identity import AuthSession, Claims, NewUser, User
 from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
-from libdib.domain.tokens import AuthSession, Claims
-from libdib.domain.users import NewUser, User, UsernameTaken
+from libdib.domain.users import UsernameTaken
 
 users: Table = UserRow.__table__  # type: ignore[assignment]
 sessions: Table = SessionRow.__table__  # type: ignore[assignment]
 spent: Table = SpentRefreshTokenRow.__table__  # type: ignore[assignment]
 revoked: Table = RevokedTokenRow.__table__  # type: ignore[assignment]
 failures: Table = LoginFailureRow.__table__  # type: ignore[assignment]
-epoch: Table = RevocationEpochRow.__table__  # type: ignore[assignment]
 locks: Table = LockRow.__table__  # type: ignore[assignment]
 ADMINS_LOCK = "admins"
 """The lock name of the set of admins (throttle keys are hex digests, so never this)."""
 SESSION_COLUMNS = (sessions.c.sid, sessions.c.user_id, sessions.c.created_at, sessions.c.expires_at)
 
 USER_COLUMNS = (users.c.id, users.c.username, users.c.password_hash, users.c.is_admin, users.c.created_at)
-ACTIVE_USER = HotQuery(
+ACTIVE_USER = (
     select(*USER_COLUMNS)
     .join(sessions, and_(sessions.c.user_id == users.c.id, sessions.c.sid == bindparam("sid")))
     .where(
@@ -63,7 +60,7 @@ ACTIVE_USER = HotQuery(
         ~exists().where(revoked.c.jti == bindparam("jti")),
     )
 )
-"""The per-request token check: one statement, compiled once."""
+"""The token check: one statement for the user, their session and the token's revocation."""
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -71,21 +68,13 @@ def _user(row: Sequence[Any]) -> User:
     return User(*row)
 
 
-def _insert_or_ignore(connection: UnitConnection, table: Table) -> Any:
+def _insert_or_ignore(connection: AsyncConnection, table: Table) -> Any:
     """An ``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect (both support it)."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
 
-async def _advance_epoch(connection: UnitConnection) -> None:
-    """Move the revocation epoch in the caller's transaction.
-
-    Always the last write of a change, so its row lock is taken after the rows changed: no lock cycles.
-    """
-    await connection.execute(update(epoch).values(value=epoch.c.value + 1))
-
-
-async def _lock(connection: UnitConnection, name: str) -> None:
+async def _lock(connection: AsyncConnection, name: str) -> None:
     """Upsert the lock row of ``name``: PostgreSQL keeps the row locked, and SQLite the database, until the unit ends.
 
     An upsert rather than ``SELECT ... FOR UPDATE``: it needs no row to exist, and on SQLite only a write makes a
@@ -97,7 +86,7 @@ async def _lock(connection: UnitConnection, name: str) -> None:
     )
 
 
-async def _count(connection: UnitConnection, statement: Delete | Insert | Update) -> int:
+async def _count(connection: AsyncConnection, statement: Delete | Insert | Update) -> int:
     result: CursorResult[Any] = await connection.execute(statement)
     return max(result.rowcount, 0)
 
@@ -105,7 +94,7 @@ async def _count(connection: UnitConnection, statement: Delete | Insert | Update
 class SqlUserRepository(UserRepository):
     """Users in the ``users`` table; names unique by ``lower(username)``."""
 
-    def __init__(self, connection: UnitConnection) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def add(self, user: NewUser) -> User:
@@ -144,16 +133,12 @@ class SqlUserRepository(UserRepository):
         await self._connection.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
     async def set_admin(self, user_id: int, is_admin: bool) -> None:
-        """Grant or withdraw the admin role; advances the revocation epoch."""
+        """Grant or withdraw the admin role."""
         await self._connection.execute(update(users).where(users.c.id == user_id).values(is_admin=is_admin))
-        await _advance_epoch(self._connection)
 
     async def delete(self, user_id: int) -> bool:
-        """Delete a user (the foreign keys cascade to their sessions and spent tokens); advances the epoch."""
-        if not await _count(self._connection, delete(users).where(users.c.id == user_id)):
-            return False
-        await _advance_epoch(self._connection)
-        return True
+        """Delete a user (the foreign keys cascade to their sessions and spent tokens)."""
+        return bool(await _count(self._connection, delete(users).where(users.c.id == user_id)))
 
     async def lock_admins(self) -> list[int]:
         """Lock the set of admins (the ``admins`` lock row), then read their ids."""
@@ -165,7 +150,7 @@ class SqlUserRepository(UserRepository):
 class SqlSessionRepository(SessionRepository):
     """Sessions in ``auth_sessions``, with ``spent_refresh_tokens`` and ``revoked_tokens``."""
 
-    def __init__(self, connection: UnitConnection) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def start(self, session: AuthSession) -> None:
@@ -206,32 +191,25 @@ class SqlSessionRepository(SessionRepository):
         await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(expires_at=expires_at))
 
     async def revoke_session(self, sid: str) -> None:
-        """Mark a session revoked (it stays until it expires, so its tokens keep being refused); advance the epoch."""
+        """Mark a session revoked (it stays until it expires, so its tokens keep being refused)."""
         await self._connection.execute(update(sessions).where(sessions.c.sid == sid).values(revoked=True))
-        await _advance_epoch(self._connection)
 
     async def revoke_token(self, jti: str, expires_at: datetime) -> bool:
-        """Record one revoked token; advances the epoch only when the token was not recorded before."""
+        """Record one revoked token; False when it was recorded before."""
         statement = (
             _insert_or_ignore(self._connection, revoked)
             .values(jti=jti, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=[revoked.c.jti])
             .returning(revoked.c.jti)
         )
-        if (await self._connection.execute(statement)).first() is None:
-            return False
-        await _advance_epoch(self._connection)
-        return True
+        return (await self._connection.execute(statement)).first() is not None
 
     async def revoke_other_sessions(self, user_id: int, keep_sid: str | None) -> int:
-        """Mark the user's live sessions but ``keep_sid`` revoked; advances the epoch when any were."""
+        """Mark the user's live sessions but ``keep_sid`` revoked."""
         statement = update(sessions).where(sessions.c.user_id == user_id, sessions.c.revoked.is_(False))
         if keep_sid is not None:
             statement = statement.where(sessions.c.sid != keep_sid)
-        ended = await _count(self._connection, statement.values(revoked=True))
-        if ended:
-            await _advance_epoch(self._connection)
-        return ended
+        return await _count(self._connection, statement.values(revoked=True))
 
     async def get(self, sid: str) -> AuthSession | None:
         """The stored session with this id, if any."""
@@ -239,14 +217,10 @@ class SqlSessionRepository(SessionRepository):
         row = (await self._connection.execute(statement)).one_or_none()
         return None if row is None else AuthSession(*row)
 
-    async def revocation_epoch(self) -> int:
-        """The epoch's value."""
-        return int((await self._connection.execute(select(epoch.c.value))).scalar_one())
-
     async def active_user(self, claims: Claims) -> User | None:
         """One SELECT: the user, joined to a live session of theirs, when the token is not revoked."""
         parameters = {"user_id": claims.user_id, "sid": claims.sid, "jti": claims.jti}
-        row = await ACTIVE_USER.fetch_one(self._connection, parameters)
+        row = (await self._connection.execute(ACTIVE_USER, parameters)).first()
         return None if row is None else _user(row)
 
     async def purge_expired(self, now: datetime) -> int:
@@ -260,7 +234,7 @@ class SqlSessionRepository(SessionRepository):
 class SqlLoginFailureRepository(LoginFailureRepository):
     """Failed logins in ``login_failures``, indexed by (key, at)."""
 
-    def __init__(self, connection: UnitConnection) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def lock(self, key: str) -> None:

@@ -8,7 +8,6 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -78,11 +77,11 @@ class RevokedTokenRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
 
 
-class RevocationEpochRow(Base):
-    """One row whose ``value`` moves with every change that may withdraw a token (see ``HonouredTokenMemo``)."""
+class EpochRow(Base):
+    """A counter the database's own triggers advance with every change of one kind (see ``adapters.lease``)."""
 
-    __tablename__ = "revocation_epoch"
-    id: Mapped[int] = mapped_column(SmallInteger, CheckConstraint("id = 1", name="single_row"), primary_key=True)
+    __tablename__ = "epochs"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
@@ -120,13 +119,17 @@ class DatasetRow(Base):
 
 
 class RecordRow(Base):
-    """One year row of a table. Ids follow the table's order, which comparisons rely on."""
+    """One year row of a table.
+
+    A reload keeps the id of every row whose natural key it lists again; ``position`` keeps the table's order.
+    """
 
     __tablename__ = "income_records"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[int] = mapped_column(Id, index=True)
-    """The dataset the row belongs to. No foreign key: its per-row check cost a bulk load ~2 s per million
-    rows, so the repositories keep records and datasets consistent with row locks (migration 0002)."""
+    dataset_id: Mapped[int] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    """The row's place in its table (records added later come after the table's rows): the order of listings
+    and of "first listed", which ids cannot keep once a reload keeps the ids of the rows it lists again."""
     race: Mapped[str] = mapped_column(String(40))
     population: Mapped[str] = mapped_column(String(200))
     age_range: Mapped[str] = mapped_column(String(5))
@@ -150,6 +153,9 @@ class RecordRow(Base):
             func.coalesce(footnote, ""),
             unique=True,
         ),
-        # A race group's records in id order: deep pages and exports of one race (migration 0005).
-        Index("ix_income_records_race_id", race, id),
+        # A race group's records in table order: deep pages of one race (migration 0005).
+        Index("ix_income_records_race_table_order", race, dataset_id, position),
+        Index("ix_income_records_table_order", dataset_id, position),
+        # SQLite would otherwise give a deleted record's id to the next new one; a saved link must not move.
+        {"sqlite_autoincrement": True},
     )

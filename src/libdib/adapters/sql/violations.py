@@ -12,9 +12,14 @@ class Violation(enum.StrEnum):
 
     UNIQUE = "23505"
     FOREIGN_KEY = "23503"
+    NOT_NULL = "23502"
 
 
-SQLITE_MESSAGES = {Violation.UNIQUE: "UNIQUE constraint failed", Violation.FOREIGN_KEY: "FOREIGN KEY constraint failed"}
+SQLITE_MESSAGES = {
+    Violation.UNIQUE: "UNIQUE constraint failed",
+    Violation.FOREIGN_KEY: "FOREIGN KEY constraint failed",
+    Violation.NOT_NULL: "NOT NULL constraint failed",
+}
 """SQLite gives no SQLSTATE, only a message (LIBRARY-NOTES §5)."""
 
 

@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
-from libdib.bootstrap import Services, build_services, purge_periodically, sync_memo_periodically
+from libdib.bootstrap import Services, build_services, purge_periodically
 from libdib.config import MIB, Settings
 from libdib.entrypoints.http.auth import bearer_auth_middleware, requires_admin
 from libdib.entrypoints.http.clients import trusting_proxies
@@ -30,7 +30,7 @@ from libdib.entrypoints.http.openapi import document_errors, openapi_config
 from libdib.entrypoints.http.problems import EXCEPTION_HANDLERS
 from libdib.entrypoints.http.query_check import UnknownQueryParameters
 from libdib.entrypoints.http.requests import StrictJsonRequest
-from libdib.entrypoints.logs import configure_logging
+from libdib.entrypoints.logs import AccessLog, configure_logging
 
 MULTIPART_OVERHEAD = MIB
 """Room for multipart boundaries and headers above the workbook size limit."""
@@ -66,9 +66,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     document_errors(app.openapi_schema, _admin_operations(app))
     # Wrapped around the whole handler, not in the route middleware, so that requests no route matches (404, 405)
     # are logged and get a request id and the security headers too.
+    access_log = AccessLog()
     app.asgi_handler = trusting_proxies(
-        RequestContextMiddleware(MethodsMiddleware(app.asgi_handler, app)), settings.forwarded_allow_ips
+        RequestContextMiddleware(MethodsMiddleware(app.asgi_handler, app), access_log), settings.forwarded_allow_ips
     )
+    app.on_shutdown.append(access_log.flush)
     return app
 
 
@@ -91,14 +93,10 @@ def _running(services: Services) -> contextlib.AbstractAsyncContextManager[None]
             # whose pauses were the p99 tail under load (bench profile).
             gc.collect()
             gc.freeze()
-            background = [
-                asyncio.create_task(purge_periodically(services)),
-                asyncio.create_task(sync_memo_periodically(services.tokens)),
-            ]
+            purging = asyncio.create_task(purge_periodically(services))
             try:
                 yield
             finally:
-                for task in background:
-                    task.cancel()
+                purging.cancel()
 
     return lifespan  # type: ignore[return-value]

@@ -9,8 +9,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 
 from libdib.domain.errors import Forbidden, Unauthenticated
+from libdib.domain.identity import User
 from libdib.domain.tokens import TokenService
-from libdib.domain.users import User
 from libdib.entrypoints.http.openapi import DOCS_PATH
 
 OPEN_PATHS = [f"^{DOCS_PATH}(/|$)", "^/static/"]
@@ -20,7 +20,7 @@ OPEN_PATHS = [f"^{DOCS_PATH}(/|$)", "^/static/"]
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The token of an ``Authorization: Bearer <token>`` header; raises ``Unauthenticated`` otherwise.
 
-    The header is found among the raw ASGI pairs: building ``connection.headers`` took 4 us of every request.
+    The header is found among the raw ASGI pairs, without building ``connection.headers`` on every request.
     """
     header = next((value for name, value in connection.scope["headers"] if name == b"authorization"), b"")
     scheme, _, token = header.decode("latin-1").strip().partition(" ")

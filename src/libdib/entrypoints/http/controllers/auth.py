@@ -16,8 +16,8 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Refe
 from litestar.openapi.spec import RequestBody as RequestBodySpec
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
-from libdib.domain.tokens import Claims, TokenService
-from libdib.domain.users import User
+from libdib.domain.identity import Claims, User
+from libdib.domain.tokens import TokenService
 from libdib.entrypoints.http.auth import bearer_token
 from libdib.entrypoints.http.clients import client_address
 from libdib.entrypoints.http.openapi import PUBLIC, THROTTLED

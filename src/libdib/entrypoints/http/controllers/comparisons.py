@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 
 from libdib.domain.census import MAX_YEAR, MIN_YEAR, AgeBracket, Basis, Sex
 from libdib.domain.comparisons import ComparisonService, bracket_of
+from libdib.entrypoints.http.etags import DataETagMiddleware
 from libdib.entrypoints.http.schemas.census import ComparisonResponse
 
 MAX_AGE = 130
@@ -38,6 +39,7 @@ class ComparisonController(Controller):
 
     path = "/comparisons"
     tags = ["comparisons"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    middleware = [DataETagMiddleware]  # noqa: RUF012 - every GET is tagged with the data version
 
     @get(
         "/",

@@ -16,6 +16,7 @@ from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import TooLarge
 from libdib.domain.ports import Workbook
 from libdib.entrypoints.http.auth import requires_admin
+from libdib.entrypoints.http.etags import DataETagMiddleware
 from libdib.entrypoints.http.parameters import DatasetId
 from libdib.entrypoints.http.schemas.census import DatasetListResponse, DatasetResponse, LoadResponse
 
@@ -43,6 +44,7 @@ class DatasetController(Controller):
 
     path = "/datasets"
     tags = ["datasets"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    middleware = [DataETagMiddleware]  # noqa: RUF012 - every GET is tagged with the data version
 
     @post(
         "/load",

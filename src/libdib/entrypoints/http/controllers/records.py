@@ -20,6 +20,7 @@ from libdib.domain.census import KNOWN_RACES, MAX_YEAR, MIN_YEAR, AgeBracket, In
 from libdib.domain.datasets import MAX_PAGE_SIZE, MAX_POPULATION_LENGTH, DatasetService
 from libdib.domain.ports import RecordFilter
 from libdib.entrypoints.http.auth import requires_admin
+from libdib.entrypoints.http.etags import DataETagMiddleware
 from libdib.entrypoints.http.parameters import RecordId
 from libdib.entrypoints.http.schemas.census import (
     RECORD_FIELDS,
@@ -137,6 +138,7 @@ class RecordController(Controller):
 
     path = "/records"
     tags = ["records"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    middleware = [DataETagMiddleware]  # noqa: RUF012 - every GET is tagged with the data version
 
     @get(
         "/",

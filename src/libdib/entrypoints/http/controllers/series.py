@@ -21,6 +21,7 @@ from libdib.domain.series import SeriesResult
 from libdib.domain.series_query import check_query
 from libdib.domain.series_service import SeriesService
 from libdib.entrypoints.http.controllers.records import csv_cell
+from libdib.entrypoints.http.etags import DataETagMiddleware
 from libdib.entrypoints.http.schemas.series import DimensionsResponse, SeriesResponse
 
 JSON, CSV, SVG, PNG = "application/json", "text/csv", "image/svg+xml", "image/png"
@@ -114,6 +115,7 @@ class SeriesController(Controller):
 
     path = "/series"
     tags = ["series"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    middleware = [DataETagMiddleware]  # noqa: RUF012 - every GET is tagged with the data version
 
     @get(
         "/",
@@ -185,6 +187,7 @@ class DimensionsController(Controller):
 
     path = "/dimensions"
     tags = ["series"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    middleware = [DataETagMiddleware]  # noqa: RUF012 - every GET is tagged with the data version
 
     @get("/", operation_id="GetDimensions", summary="What the loaded data can answer: races, sub-sections, years")
     async def dimensions(self, series_service: NamedDependency[SeriesService]) -> DimensionsResponse:

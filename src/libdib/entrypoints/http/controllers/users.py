@@ -11,8 +11,8 @@ from litestar.params import RequestBody
 
 from libdib.config import Settings
 from libdib.domain.errors import Forbidden
-from libdib.domain.tokens import Claims
-from libdib.domain.users import User, UserService
+from libdib.domain.identity import Claims, User
+from libdib.domain.users import UserService
 from libdib.entrypoints.http.clients import client_address
 from libdib.entrypoints.http.openapi import PUBLIC, THROTTLED
 from libdib.entrypoints.http.parameters import UserId

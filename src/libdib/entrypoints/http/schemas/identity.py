@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from libdib.domain.tokens import TokenPair
-from libdib.domain.users import MAX_PASSWORD_LENGTH, User
+from libdib.domain.identity import TokenPair, User
+from libdib.domain.users import MAX_PASSWORD_LENGTH
 
 # The rules themselves live in the domain (check_username, check_password), whose 422 messages say what to do;
 # the schema only documents them and bounds the size of what is accepted at all.
