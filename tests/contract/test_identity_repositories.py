@@ -82,6 +82,12 @@ async def test_ids_are_distinct_and_missing_users_are_none(uow_factory: UnitOfWo
         assert await uow.users.get_by_username("carol") is None
 
 
+async def test_every_user_is_listed_by_id(uow_factory: UnitOfWorkFactory) -> None:
+    ada, bob = await add_user(uow_factory, "ada"), await add_user(uow_factory, "bob", is_admin=True)
+    async with uow_factory() as uow:
+        assert await uow.users.all() == [ada, bob]
+
+
 async def test_password_hash_and_admin_role_changes_persist(uow_factory: UnitOfWorkFactory) -> None:
     ada = await add_user(uow_factory)
 

@@ -20,11 +20,12 @@ PASSWORD = "correct horse battery staple"
 
 
 def libdib(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, "COLUMNS": "80", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "libdib", *args],
+        input=stdin,
         cwd=cwd,
         env=environment,
         capture_output=True,
@@ -117,3 +118,23 @@ def test_a_missing_key_says_where_settings_come_from(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "LIBDIB_JWT_SECRET" in result.stderr
     assert f"no .env in {tmp_path}" in result.stderr
+
+
+def test_an_operator_lists_resets_and_deletes_accounts_from_the_command_line(tmp_path: Path) -> None:
+    env = {"LIBDIB_DATABASE_URL": ""}
+    for name, flags in (("root", ["--admin"]), ("ada", [])):
+        created = libdib(tmp_path, "users", "create", name, *flags, "--password-stdin", env=env, stdin=PASSWORD + "\n")
+        assert created.returncode == 0, created.stderr
+    reset = libdib(
+        tmp_path, "users", "passwd", "ada", "--password-stdin", env=env, stdin="velvet-harbor-sings-quietly\n"
+    )
+    deleted = libdib(tmp_path, "users", "delete", "ada", env=env)
+    last_admin = libdib(tmp_path, "users", "delete", "root", env=env)
+    listed = libdib(tmp_path, "users", "list", env=env)
+    assert reset.returncode == 0, reset.stderr
+    assert "sessions have ended" in reset.stdout
+    assert deleted.returncode == 0, deleted.stderr
+    assert last_admin.returncode == 1
+    assert "admin" in last_admin.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[1:3] for line in listed.stdout.splitlines()] == [["root", "admin"]]

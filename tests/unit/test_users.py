@@ -229,3 +229,42 @@ async def test_ensure_admin_with_the_same_password_keeps_the_sessions(memory_ser
     await memory_services.users.ensure_admin("root", PASSWORD)
 
     await memory_services.tokens.authenticate(pair.access_token)
+
+
+async def test_an_operator_lists_every_account_by_id(memory_services: Services) -> None:
+    ada = await memory_services.users.sign_up("ada", PASSWORD)
+    root = await memory_services.users.sign_up("root", PASSWORD, is_admin=True)
+    assert await memory_services.users.list_users() == [ada, root]
+
+
+async def test_an_operator_reset_sets_the_password_and_ends_every_session(memory_services: Services) -> None:
+    await memory_services.users.sign_up("ada", PASSWORD)
+    tokens = await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+
+    await memory_services.users.reset_password("ADA", OTHER_PASSWORD)
+
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.authenticate(tokens.access_token)
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+    await memory_services.tokens.login("ada", OTHER_PASSWORD, CLIENT)
+    with pytest.raises(WeakPassword):
+        await memory_services.users.reset_password("ada", "password1234")
+    with pytest.raises(NotFound, match="nobody"):
+        await memory_services.users.reset_password("nobody", OTHER_PASSWORD)
+
+
+async def test_an_operator_removes_an_account_by_name_but_never_the_last_admin(memory_services: Services) -> None:
+    await memory_services.users.sign_up("ada", PASSWORD)
+    await memory_services.users.sign_up("root", PASSWORD, is_admin=True)
+    tokens = await memory_services.tokens.login("ada", PASSWORD, CLIENT)
+
+    await memory_services.users.remove("ada")
+
+    with pytest.raises(Unauthenticated):
+        await memory_services.tokens.authenticate(tokens.access_token)
+    with pytest.raises(LastAdmin):
+        await memory_services.users.remove("root")
+    with pytest.raises(NotFound):
+        await memory_services.users.remove("ada")
+    assert [user.username for user in await memory_services.users.list_users()] == ["root"]

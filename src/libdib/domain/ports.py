@@ -79,6 +79,10 @@ class UserRepository(Protocol):
         """The user with this name, compared regardless of letter case."""
 
     @abstractmethod
+    async def all(self) -> list[User]:
+        """Every user, by id."""
+
+    @abstractmethod
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash (after a rehash)."""
 

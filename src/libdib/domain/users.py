@@ -113,6 +113,36 @@ class UserService:
                 raise NotFound(f"there is no user with id {user_id}")
             await uow.commit()
 
+    async def list_users(self) -> list[User]:
+        """Every account, by id (for the operator's command line)."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.users.all()
+
+    async def remove(self, username: str) -> User:
+        """Delete the account named ``username`` and end its sessions, as an operator; never the last admin."""
+        async with self._uow() as uow:
+            user = await uow.users.get_by_username(username)
+            if user is None:
+                raise NotFound(f"there is no user named {username!r}")
+            await self._refuse_to_delete_the_last_admin(uow, user.id)
+            await uow.users.delete(user.id)
+            await uow.commit()
+        return user
+
+    async def reset_password(self, username: str, password: str) -> User:
+        """Give ``username`` a new password, as an operator, and end every session of that user."""
+        async with self._uow(read_only=True) as uow:
+            user = await uow.users.get_by_username(username)
+        if user is None:
+            raise NotFound(f"there is no user named {username!r}")
+        check_password(user.username, password, self._strength)
+        password_hash = await self._hasher.hash(password)
+        async with self._uow() as uow:
+            await uow.users.set_password_hash(user.id, password_hash)
+            await uow.sessions.revoke_other_sessions(user.id, keep_sid=None)
+            await uow.commit()
+        return user
+
     @staticmethod
     async def _refuse_to_delete_the_last_admin(uow: UnitOfWork, user_id: int) -> None:
         """Raise ``LastAdmin`` when ``user_id`` is the only admin; holds the admins locked until the unit ends."""

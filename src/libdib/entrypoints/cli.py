@@ -221,10 +221,47 @@ def users() -> None:
 def create_user(username: str, admin: bool, password_stdin: bool) -> None:
     """Create an account; the password comes from a prompt or standard input."""
     settings = _settings()
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _new_password(password_stdin)
     _migrate_when_ready(settings)
     user = _run(settings, lambda services: services.users.sign_up(username, password, is_admin=admin))
     click.echo(f"created {'admin' if user.is_admin else 'user'} {user.username} (id {user.id})")
+
+
+@users.command("list")
+def list_users() -> None:
+    """List the accounts: id, name, role and when each was created."""
+    settings = _settings()
+    _migrate_when_ready(settings)
+    accounts = _run(settings, lambda services: services.users.list_users())
+    for user in accounts:
+        role = "admin" if user.is_admin else "user"
+        click.echo(f"{user.id:>6}  {user.username:<50}  {role:<5}  {user.created_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"{len(accounts)} account(s)", err=True)
+
+
+@users.command("delete")
+@click.argument("username")
+def delete_user(username: str) -> None:
+    """Delete an account and end its sessions (never the last admin)."""
+    settings = _settings()
+    _migrate_when_ready(settings)
+    user = _run(settings, lambda services: services.users.remove(username))
+    click.echo(f"deleted {user.username} (id {user.id}); its sessions have ended")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def reset_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password and end all its sessions; the password comes from a prompt or stdin."""
+    settings = _settings()
+    password = _new_password(password_stdin)
+    _migrate_when_ready(settings)
+    user = _run(settings, lambda services: services.users.reset_password(username, password))
+    click.echo(f"changed the password of {user.username}; its sessions have ended")
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))

@@ -66,6 +66,10 @@ class InMemoryUserRepository(UserRepository):
         wanted = username.lower()
         return next((user for user in self._users.values() if user.username.lower() == wanted), None)
 
+    async def all(self) -> list[User]:
+        """Every user, by id."""
+        return [self._users[user_id] for user_id in sorted(self._users)]
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash."""
         if user_id in self._users:

@@ -128,6 +128,11 @@ class SqlUserRepository(UserRepository):
         row = (await self._connection.execute(statement)).one_or_none()
         return None if row is None else _user(row)
 
+    async def all(self) -> list[User]:
+        """Every user, by id."""
+        statement = select(*USER_COLUMNS).order_by(users.c.id)
+        return [_user(row) for row in await self._connection.execute(statement)]
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash."""
         await self._connection.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
