@@ -7,14 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING
 
+from libdib.adapters.memory.state import MemoryState
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.datasets import DatasetGone, NaturalKey, RecordExists, natural_key
 from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
-
-if TYPE_CHECKING:
-    from libdib.adapters.memory.store import MemoryState
 
 DATASETS = "datasets"
 RECORDS = "income_records"

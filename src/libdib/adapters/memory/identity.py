@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+from libdib.adapters.memory.state import MemoryState
 from libdib.domain.errors import NotFound
 from libdib.domain.identity import AuthSession, Claims, NewUser, User
 from libdib.domain.ports import LoginFailureRepository, SessionRepository, UserRepository
 from libdib.domain.users import UsernameTaken
-
-if TYPE_CHECKING:
-    from libdib.adapters.memory.store import MemoryState
 
 USERS = "users"
 SESSIONS = "auth_sessions"

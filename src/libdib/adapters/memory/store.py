@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from libdib.adapters.lease import DATA, EPOCHS, LEASE_SECONDS, REVOCATION
+from libdib.adapters.lease import DATA, LEASE_SECONDS, REVOCATION
 from libdib.adapters.memory.census import DATASETS, RECORDS, InMemoryDatasetRepository, InMemoryRecordRepository
 from libdib.adapters.memory.identity import (
     REVOKED,
@@ -21,36 +21,9 @@ from libdib.adapters.memory.identity import (
     InMemorySessionRepository,
     InMemoryUserRepository,
 )
+from libdib.adapters.memory.state import EPOCH_PREFIX, MemoryState
 from libdib.domain.errors import StoreUnavailable
 from libdib.domain.ports import UnitOfWork
-
-EPOCH_PREFIX = "epoch:"
-"""Epochs are sequences: committed and rolled back with the unit, as the SQL table's rows are."""
-
-
-@dataclass
-class MemoryState:
-    """Named tables of immutable rows, and id sequences."""
-
-    tables: dict[str, dict[Any, Any]] = field(default_factory=dict)
-    sequences: dict[str, int] = field(default_factory=dict)
-
-    def table(self, name: str) -> dict[Any, Any]:
-        """The rows of table ``name``, created empty on first use."""
-        return self.tables.setdefault(name, {})
-
-    def next_id(self, name: str) -> int:
-        """The next id of sequence ``name``, starting at 1."""
-        self.sequences[name] = self.sequences.get(name, 0) + 1
-        return self.sequences[name]
-
-    def copy(self) -> MemoryState:
-        """A copy whose tables can change without touching this one."""
-        return MemoryState({name: dict(rows) for name, rows in self.tables.items()}, dict(self.sequences))
-
-    def epochs(self) -> dict[str, int]:
-        """The value of every epoch."""
-        return {name: self.sequences.get(EPOCH_PREFIX + name, 0) for name in EPOCHS}
 
 
 def _changed(before: dict[Any, Any], after: dict[Any, Any]) -> set[Any]:
