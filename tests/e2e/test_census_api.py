@@ -84,7 +84,9 @@ async def log_in(client: AsyncTestClient[Any], username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)])
+# Every case on memory in the fast tier; on PostgreSQL in the long tier (the contract suite and the series e2e
+# keep PostgreSQL in the fast tier).
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.long])])
 async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     more = tmp_path / "more"
     more.mkdir()
