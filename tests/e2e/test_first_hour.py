@@ -16,6 +16,9 @@ from libdib.config import DEVELOPMENT_JWT_SECRET
 from tests import databases
 from tests.e2e.served import served
 
+# Each case starts libdib as a separate process (and most of them migrate a new database): the long tier.
+pytestmark = pytest.mark.long
+
 PASSWORD = "correct horse battery staple"
 
 
