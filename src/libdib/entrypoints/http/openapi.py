@@ -36,7 +36,8 @@ THROTTLED = ResponseSpec(None, description="Too many failed logins for this user
 
 DESCRIPTION = """
 libdib serves the US Census Bureau's historical income table P-8 ("Age--People, by Median Income and Sex"):
-records by race group, population, age bracket and year; CSV export; and comparisons of two race groups.
+records by race group, population, age bracket and year; CSV export; comparisons of two race groups in one year;
+and series across every year (levels, changes and gaps between races, in any year's dollars) as JSON, CSV and charts.
 
 Sign up with `POST /users`, then log in: in these docs, with the username and password form of
 **Authentication** (OAuth2 password flow) and its **Authorize** button, after which every request sent from the
