@@ -19,7 +19,7 @@ from libdib.adapters.lease import LEASE_SECONDS, EpochLease, ReadEpochs
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
-from libdib.adapters.sql.engine import create_engine
+from libdib.adapters.sql.engine import create_engine, read_only_engine
 from libdib.adapters.sql.reach import migrate_when_reachable, shown
 from libdib.adapters.sql.replica import ReplicaReads
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
@@ -56,7 +56,7 @@ class _SqlStore:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         engine = create_engine(self.url, self.pool_size, transaction_pooler=self.transaction_pooler)
-        self._engines = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._engines = (engine, read_only_engine(engine, transaction_pooler=self.transaction_pooler))
         try:
             yield
         finally:

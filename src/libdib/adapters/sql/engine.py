@@ -71,6 +71,16 @@ def create_engine(
     return create_async_engine(url, **pool, pool_pre_ping=pre_ping, connect_args=_driver_arguments(transaction_pooler))
 
 
+def read_only_engine(engine: AsyncEngine, *, transaction_pooler: bool) -> AsyncEngine:
+    """The view of ``engine`` read-only units run on: AUTOCOMMIT, each statement on its own, one round trip.
+
+    Not behind a transaction pooler: SQLAlchemy's asyncpg dialect prepares a statement, then executes it in a
+    second exchange, and outside a transaction the pooler may send the second to another server session, which
+    does not know the statement. Inside a transaction the session is the unit's until it ends.
+    """
+    return engine if transaction_pooler else engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _sqlite_engine(url: str) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":

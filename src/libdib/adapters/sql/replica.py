@@ -24,7 +24,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.lease import DATA, EpochLease
-from libdib.adapters.sql.engine import create_engine
+from libdib.adapters.sql.engine import create_engine, read_only_engine
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.domain.errors import StoreUnavailable
 from libdib.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -77,10 +77,8 @@ class ReplicaReads:
         """Own the replica's engine while the services run."""
         # Pre-ping: a replica that restarted leaves dead pooled connections; testing one before lending it costs
         # a round trip on a cache miss, and turns a dead replica into a fallback instead of a failed request.
-        engine = create_engine(
-            self.url, self.pool_size, transaction_pooler=self.transaction_pooler, pre_ping=True
-        ).execution_options(isolation_level="AUTOCOMMIT")
-        self._engine = engine
+        engine = create_engine(self.url, self.pool_size, transaction_pooler=self.transaction_pooler, pre_ping=True)
+        self._engine = read_only_engine(engine, transaction_pooler=self.transaction_pooler)
         try:
             yield
         finally:
