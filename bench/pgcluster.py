@@ -1,6 +1,7 @@
-"""A throwaway PostgreSQL cluster a test owns, so it can stop and start the database under a running libdib.
+"""A throwaway PostgreSQL cluster a test or a bench owns, so it can stop and start the database under libdib.
 
 ``initdb`` into a temporary directory, served on a free loopback port with its socket in that directory;
+``standby()`` makes a streaming replica of it with ``pg_basebackup``.
 ``destroy()`` stops it and removes every file. PostgreSQL refuses to run as root, so as root the server
 binaries run as the ``postgres`` system user (``runuser``), which owns the data directory.
 """
@@ -17,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.served import free_port
+from bench.served import free_port
 
-SERVER_BINARIES = ("initdb", "pg_ctl", "psql")
+SERVER_BINARIES = ("initdb", "pg_ctl", "psql", "pg_basebackup")
 START_TIMEOUT_SECONDS = 30
 SYSTEM_USER = "postgres"
 SUPERUSER = "postgres"
@@ -70,6 +71,38 @@ class PgCluster:
     @classmethod
     def create(cls) -> PgCluster:
         """Initialise a new cluster in a fresh temporary directory and start it."""
+        cluster = cls._new()
+        try:
+            cluster._server("initdb", "-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=trust", "--no-sync")
+            cluster.start()
+        except BaseException:
+            cluster.destroy()
+            raise
+        return cluster
+
+    def standby(self, apply_delay: float = 0.0) -> PgCluster:
+        """A streaming replica of this cluster (``pg_basebackup -R``), replaying ``apply_delay`` seconds late.
+
+        initdb's ``--auth=trust`` lets loopback replication connections in, and ``wal_level=replica`` is the
+        default, so the primary needs no change. The delay (``recovery_min_apply_delay``) holds back each commit.
+        """
+        replica = type(self)._new()
+        try:
+            replica._server(
+                "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
+                "-D", str(replica.data_dir), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync",
+            )  # fmt: skip
+            with (replica.data_dir / "postgresql.auto.conf").open("a") as settings:
+                settings.write(f"recovery_min_apply_delay = '{round(apply_delay * 1000)}ms'\n")
+            replica.start()
+        except BaseException:
+            replica.destroy()
+            raise
+        return replica
+
+    @classmethod
+    def _new(cls) -> PgCluster:
+        """An empty cluster directory, owned by the server's user, and a free port."""
         bin_dir = find_binaries()
         if bin_dir is None:
             raise RuntimeError(unavailable_reason())
@@ -78,14 +111,7 @@ class PgCluster:
         if os.geteuid() == 0:
             account = pwd.getpwnam(SYSTEM_USER)
             os.chown(root, account.pw_uid, account.pw_gid)
-        cluster = cls(bin_dir, root, free_port())
-        try:
-            cluster._server("initdb", "-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=trust", "--no-sync")
-            cluster.start()
-        except BaseException:
-            cluster.destroy()
-            raise
-        return cluster
+        return cls(bin_dir, root, free_port())
 
     def start(self) -> None:
         """Start the server (on the same port) and wait until it accepts connections."""
