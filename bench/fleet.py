@@ -15,13 +15,16 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.pgcluster import SUPERUSER, SYSTEM_USER, PgCluster
 from bench.served import Server, free_port, start
 
+DATABASE = "libdib"
+"""The database the fleet's nodes use, on the primary, through PgBouncer, and on the replica."""
 READY_TIMEOUT_SECONDS = 15
 NODE_WORKERS = 2
 NODE_POOL_SIZE = 5
@@ -113,6 +116,7 @@ auth_file = {root}/users.txt
 pool_mode = transaction
 default_pool_size = {POOLER_SERVER_CONNECTIONS}
 max_client_conn = 1000
+admin_users = {SUPERUSER}
 server_reset_query =
 """,
     )
@@ -212,3 +216,44 @@ def node_env(primary_url: str, replica_url: str | None, *, admin: tuple[str, str
     if replica_url is not None:
         env["LIBDIB_DATABASE_REPLICA_URL"] = replica_url
     return env
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything ``scaled`` started."""
+
+    primary: PgCluster
+    replica: PgCluster
+    pooler: Daemon
+    fleet: Fleet
+
+
+@contextmanager
+def scaled(nodes: int, *, admin: tuple[str, str], census_dir: Path, replica_delay: float = 0.0) -> Iterator[Topology]:
+    """A primary, its streaming replica (replaying ``replica_delay`` s late), PgBouncer, ``nodes`` nodes behind
+    HAProxy; every piece stopped and deleted afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="libdib-fleet-"))
+    primary = PgCluster.create()
+    replica: PgCluster | None = None
+    pooler: Daemon | None = None
+    fleet: Fleet | None = None
+    try:
+        primary.sql(f"CREATE DATABASE {DATABASE}")
+        # Off for the whole database: behind the pooler, libdib cannot send it as a startup parameter.
+        primary.sql(f"ALTER DATABASE {DATABASE} SET jit = off")
+        replica = primary.standby(apply_delay=replica_delay)
+        pooler = pgbouncer(primary, [DATABASE])
+        pooler.start()
+        pooled = primary.url(DATABASE).replace(f":{primary.port}/", f":{pooler.port}/")
+        fleet = Fleet(workdir, node_env(pooled, replica.url(DATABASE), admin=admin, census_dir=census_dir))
+        fleet.start(nodes)
+        yield Topology(primary, replica, pooler, fleet)
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        if pooler is not None:
+            pooler.destroy()
+        if replica is not None:
+            replica.destroy()
+        primary.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)

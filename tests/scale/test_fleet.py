@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from bench.fleet import DATABASE, Topology
 
-from tests.scale.conftest import DATABASE, PASSWORD, Topology
+from tests.scale.conftest import ADMIN, PASSWORD, log_in
 
 pytestmark = pytest.mark.long
 
@@ -46,9 +47,9 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
 
 
 def test_a_load_that_answered_is_served_by_every_node_with_the_new_etag(topology: Topology) -> None:
-    headers = bearer(topology.log_in())
+    headers = bearer(log_in(topology))
     before = {httpx.get(url + "/datasets", headers=headers, timeout=30).headers["etag"] for url in node_urls(topology)}
-    loaded = httpx.post(topology.url + "/datasets/load", headers=headers, timeout=300)
+    loaded = httpx.post(topology.fleet.url + "/datasets/load", headers=headers, timeout=300)
     assert loaded.status_code in (200, 201), loaded.text
     after = [httpx.get(url + "/datasets", headers=headers, timeout=30) for url in node_urls(topology) * 2]
     assert all(sorted(d["race"] for d in response.json()["items"]) == ["asian", "white"] for response in after)
@@ -67,9 +68,9 @@ def test_every_node_reads_the_census_from_the_replica_once_it_has_caught_up(topo
         return states == {"reading"}
 
     wait_for(replica_read_everywhere, 15, "every node reading from the replica")
-    headers = bearer(topology.log_in())
+    headers = bearer(log_in(topology))
     for limit in range(1, 7):  # questions no worker has answered yet, so they reach a database
-        response = httpx.get(f"{topology.url}/records?race=white&limit={limit}", headers=headers, timeout=30)
+        response = httpx.get(f"{topology.fleet.url}/records?race=white&limit={limit}", headers=headers, timeout=30)
         assert response.status_code == 200
     connected = topology.replica.sql(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'libdib'", DATABASE
@@ -79,21 +80,21 @@ def test_every_node_reads_the_census_from_the_replica_once_it_has_caught_up(topo
 
 def test_a_logout_a_revocation_a_password_change_and_a_deletion_hold_on_every_node(topology: Topology) -> None:
     username = f"fleet-{uuid.uuid4().hex[:8]}"
-    created = httpx.post(topology.url + "/users", json={"username": username, "password": PASSWORD}, timeout=30)
+    created = httpx.post(topology.fleet.url + "/users", json={"username": username, "password": PASSWORD}, timeout=30)
     assert created.status_code == 201, created.text
     first, second, third = (node_urls(topology) * 2)[:3]
 
-    session = topology.log_in(username)
+    session = log_in(topology, username)
     assert answers_everywhere(topology, bearer(session)) == {200}
     assert httpx.post(first + "/auth/logout", headers=bearer(session), timeout=30).status_code == 204
     assert answers_everywhere(topology, bearer(session)) == {401}
 
-    session = topology.log_in(username)
+    session = log_in(topology, username)
     assert answers_everywhere(topology, bearer(session)) == {200}
     assert httpx.post(second + "/auth/revoke", headers=bearer(session), timeout=30).status_code == 204
     assert answers_everywhere(topology, bearer(session)) == {401}
 
-    kept, other = topology.log_in(username), topology.log_in(username)
+    kept, other = log_in(topology, username), log_in(topology, username)
     assert answers_everywhere(topology, bearer(other)) == {200}
     new_password = PASSWORD + " again"
     changed = httpx.put(
@@ -113,7 +114,7 @@ def test_a_logout_a_revocation_a_password_change_and_a_deletion_hold_on_every_no
 
 def test_login_throttling_counts_failures_on_every_node_together(topology: Topology) -> None:
     username = f"guessed-{uuid.uuid4().hex[:8]}"
-    created = httpx.post(topology.url + "/users", json={"username": username, "password": PASSWORD}, timeout=30)
+    created = httpx.post(topology.fleet.url + "/users", json={"username": username, "password": PASSWORD}, timeout=30)
     assert created.status_code == 201, created.text
     urls = node_urls(topology)
     statuses = [
@@ -168,8 +169,8 @@ class Traffic:
 
 
 def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped_and_return_to_it(topology: Topology) -> None:
-    headers = bearer(topology.log_in())
-    with Traffic(topology.url, headers) as traffic:
+    headers = bearer(log_in(topology))
+    with Traffic(topology.fleet.url, headers) as traffic:
         time.sleep(1)
         topology.replica.stop()
         stopped = time.monotonic()
@@ -188,13 +189,15 @@ def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped_and_return_
 
 
 def test_the_nodes_recover_from_a_restarted_pooler_without_a_restart(topology: Topology) -> None:
-    headers = bearer(topology.log_in())
+    headers = bearer(log_in(topology))
     topology.pooler.restart()
 
     def serving() -> bool:
         try:
-            fresh = httpx.get(f"{topology.url}/records?race=white&limit=17&offset=3", headers=headers, timeout=10)
-            login = httpx.post(topology.url + "/auth/login", json={"username": "scale-admin", "password": PASSWORD})
+            fresh = httpx.get(f"{topology.fleet.url}/records?race=white&limit=17&offset=3", headers=headers, timeout=10)
+            login = httpx.post(
+                topology.fleet.url + "/auth/login", json={"username": ADMIN[0], "password": PASSWORD}, timeout=10
+            )
         except httpx.HTTPError:
             return False
         return fresh.status_code == 200 and login.status_code == 200
@@ -204,9 +207,9 @@ def test_the_nodes_recover_from_a_restarted_pooler_without_a_restart(topology: T
 
 
 def test_a_killed_node_is_routed_around_and_no_request_started_after_the_kill_fails(topology: Topology) -> None:
-    headers = bearer(topology.log_in())
+    headers = bearer(log_in(topology))
     victim = topology.fleet.nodes[-1]
-    with Traffic(topology.url, headers) as traffic:
+    with Traffic(topology.fleet.url, headers) as traffic:
         time.sleep(1.5)
         victim.kill()
         killed = time.monotonic()
