@@ -9,6 +9,7 @@ primary's transactions per second (the epoch reads, mostly) and how long clients
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -50,12 +51,18 @@ def _cpu_by_part(node_groups: set[int], postmaster: int) -> dict[str, float]:
             part = "nodes"
         elif int(entry.name) == postmaster or parent == postmaster:
             part = "PostgreSQL primary"
-        elif command in ("pgbouncer", "haproxy", "wrk"):
+        elif command in ("pgbouncer", "haproxy"):
             part = command
         else:
             continue
         parts[part] = parts.get(part, 0.0) + seconds
     return parts
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children: wrk, which has exited by the time it is read."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _pooler_stats(pooler: Daemon) -> tuple[int, int]:
@@ -107,8 +114,10 @@ def measure(duration: float, connections: int) -> tuple[list[Row], list[str]]:
                 print(f"measuring {count} node(s) through HAProxy", file=sys.stderr)
                 wrk.run(url, load, 3, connections)
                 cpu_before, pooled_before = _cpu_by_part(groups, postmaster), _pooler_stats(running.pooler)
+                wrk_before = _children_cpu()
                 result = wrk.run(url, load, duration, connections)
-                cpu_after, pooled_after = _cpu_by_part(groups, postmaster), _pooler_stats(running.pooler)
+                cpu_after = {**_cpu_by_part(groups, postmaster), "wrk": _children_cpu() - wrk_before}
+                pooled_after = _pooler_stats(running.pooler)
             finally:
                 balancer.destroy()
             if result.errors:
