@@ -114,3 +114,11 @@ async def test_writes_and_units_that_are_not_read_only_go_to_the_primary(pair: P
     await pair.sync(primary_epoch=7)
     async with pair.reads.unit_of_work() as uow:
         assert [dataset.race for dataset in await uow.datasets.list()] == ["on-primary"]
+
+
+async def test_a_replica_of_another_database_is_not_read(pair: Pair) -> None:
+    await pair.sync(primary_epoch=7)
+    with sqlite3.connect(pair.replica_file) as connection:
+        connection.execute("DROP TABLE epochs")
+    assert await pair.races_read() == ["on-primary"]
+    assert pair.reads.state is ReplicaState.DOWN

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libdib.adapters.lease import DATA, EpochLease
@@ -110,8 +111,13 @@ class ReplicaReads:
                 replica_epoch = (await unit.epochs()).get(DATA, -1)
             except Exception as exc:
                 await unit.__aexit__(type(exc), exc, exc.__traceback__)
+                if isinstance(exc, DBAPIError):
+                    # Not a replica of this database (no epochs table, say): unusable, like one that is down.
+                    raise StoreUnavailable() from exc
                 raise
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            if self.state is not ReplicaState.DOWN:
+                logger.warning("read replica unusable, reading the primary: %r", exc.__cause__)
             self._found(ReplicaState.DOWN, DOWN_RETRY_SECONDS)
             return None
         if replica_epoch < known:
