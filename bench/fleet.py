@@ -31,8 +31,11 @@ NODE_POOL_SIZE = 5
 """Connections each worker keeps: six workers share PgBouncer's pool, which shares the server's."""
 POOLER_SERVER_CONNECTIONS = 20
 """PgBouncer's server connections per database: what the primary sees, however many nodes there are."""
-HEALTH_CHECK_MS = 500
-"""How often HAProxy asks each node's ``/health``; two failures take a node out."""
+HEALTH_CHECK_MS = 1000
+"""How often HAProxy asks each node's ``/health``; three failures take a node out."""
+HEALTH_TIMEOUT_SECONDS = 3
+"""How long a health check may take: a node busy serving answers late, and must not be taken out for it
+(a dead node refuses connections at once, and requests it never got are resent anyway)."""
 
 
 def programs_missing() -> list[str]:
@@ -162,7 +165,8 @@ backend nodes
     balance roundrobin
     option httpchk GET /health
     http-check expect status 200
-    default-server inter {HEALTH_CHECK_MS}ms fall 2 rise 1
+    timeout check {HEALTH_TIMEOUT_SECONDS}s
+    default-server inter {HEALTH_CHECK_MS}ms fall 3 rise 1
 {servers}
 """,
     )
