@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench import load, logins, report, series, wrk
+from bench import load, logins, nodes, report, series, wrk
 from bench.harness import COMPARISON_PATH, LIST_PATH, Libdib, ceiling, libdib, run_sql, scratch_database
 from bench.report import Row
 
@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15, help="seconds per HTTP measurement (default 15)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="year rows in the load workbook (default 1e6)")
-    parser.add_argument("--only", choices=("http", "load", "logins"), help="run one part only")
+    parser.add_argument("--only", choices=("http", "load", "logins", "nodes"), help="run one part only")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for an idle machine first")
     arguments = parser.parse_args()
     parts = {arguments.only} if arguments.only else {"http", "logins", "load"}
@@ -214,6 +214,15 @@ def main() -> None:
     load_average = os.getloadavg()[0] if arguments.no_wait else wait_for_idle(IDLE_WAIT_SECONDS)
     rows: list[Row] = []
     notes: list[str] = []
+    if parts == {"nodes"}:
+        rows, notes = nodes.measure(arguments.duration, arguments.connections)
+        context = (
+            f"{report.machine(load_average, nodes.postgres_version())}. 1-3 `libdib serve --workers 2` nodes"
+            f" behind HAProxy, PgBouncer (transaction mode) before the primary, a streaming replica; wrk: 1 thread,"
+            f" {arguments.connections} connections, {arguments.duration:.0f} s per row after a 3 s warm-up."
+        )
+        report.publish(report.render(rows, context, notes))
+        return
     with scratch_database() as dsn:
         postgres = run_sql(dsn, "SHOW server_version")
         password = secrets.token_urlsafe(24)

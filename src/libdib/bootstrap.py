@@ -19,12 +19,13 @@ from libdib.adapters.lease import LEASE_SECONDS, EpochLease, ReadEpochs
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
-from libdib.adapters.sql.engine import create_engine
+from libdib.adapters.sql.engine import create_engine, read_only_engine
 from libdib.adapters.sql.reach import migrate_when_reachable, shown
+from libdib.adapters.sql.replica import ReplicaReads
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.adapters.views import CachedCensusView, MemoizedHonouredTokens
 from libdib.adapters.workbook import PolarsWorkbookReader
-from libdib.config import MIB, Settings
+from libdib.config import MIB, Pooler, Settings
 from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import DomainError
@@ -44,17 +45,18 @@ logger = logging.getLogger("libdib")
 class _SqlStore:
     """Owns the engine: made when the services start, disposed when they stop (on the running loop)."""
 
-    def __init__(self, url: str, pool_size: int, lease: EpochLease) -> None:
-        self.url = url
-        self.pool_size = pool_size
+    def __init__(self, settings: Settings, lease: EpochLease) -> None:
+        self.url = settings.database_url
+        self.pool_size = settings.database_pool_size
+        self.transaction_pooler = settings.database_pooler is Pooler.TRANSACTION
         self.lease = lease
         self._engines: tuple[AsyncEngine, AsyncEngine] | None = None
         """The engine and its AUTOCOMMIT view for read-only units (one pool); None until the store runs."""
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        engine = create_engine(self.url, self.pool_size)
-        self._engines = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        engine = create_engine(self.url, self.pool_size, transaction_pooler=self.transaction_pooler)
+        self._engines = (engine, read_only_engine(engine, transaction_pooler=self.transaction_pooler))
         try:
             yield
         finally:
@@ -65,6 +67,18 @@ class _SqlStore:
         if self._engines is None:
             raise RuntimeError("the services are not running: use `async with services.running()`")
         return SqlUnitOfWork(*self._engines, self.lease, read_only=read_only)
+
+    def with_replica(self, settings: Settings) -> ReplicaReads | None:
+        """The replica's reads over this store, when ``settings`` name a replica."""
+        if settings.database_replica_url is None:
+            return None
+        return ReplicaReads(
+            settings.database_replica_url,
+            settings.database_pool_size,
+            self.lease,
+            self.unit_of_work,
+            transaction_pooler=self.transaction_pooler,
+        )
 
     async def read_epochs(self) -> dict[str, int]:
         async with self.unit_of_work(read_only=True) as uow:
@@ -87,11 +101,17 @@ class Services:
     read_epochs: ReadEpochs
     """The store's epochs, as the workers' leases read them."""
     running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
+    replica: ReplicaReads | None = None
+    """The routing of census reads to the read replica, when one is configured."""
 
     async def ping(self) -> None:
         """Reach the database once; raises ``Unavailable`` when it does not answer."""
         async with self.unit_of_work() as uow:
             await uow.ping()
+
+    async def replica_state(self) -> str | None:
+        """Whether this worker reads the census from the replica now (``reading``), or why not; None without one."""
+        return None if self.replica is None else str(await self.replica.probe())
 
 
 def migrate(settings: Settings, on_wait: Callable[[str], None] = logger.info) -> None:
@@ -121,16 +141,20 @@ def build_services(
     unit_of_work: UnitOfWorkFactory
     epochs: ReadEpochs
     store: Callable[[], contextlib.AbstractAsyncContextManager[None]]
+    replica: ReplicaReads | None = None
     if backend == "memory":
         memory = InMemoryStore(lease=LEASE_SECONDS)
         unit_of_work, epochs, store = memory.unit_of_work, memory.read_epochs, contextlib.nullcontext
     else:
-        sql = _SqlStore(settings.database_url, settings.database_pool_size, lease)
+        sql = _SqlStore(settings, lease)
         unit_of_work, epochs, store = sql.unit_of_work, sql.read_epochs, sql.running
+        replica = sql.with_replica(settings)
+    census_reads = unit_of_work if replica is None else replica.unit_of_work
+    replica_running = contextlib.nullcontext if replica is None else replica.running
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        async with store():
+        async with store(), replica_running():
             stop = asyncio.Event()
             keeping = asyncio.create_task(lease.keep(epochs, stop))
             try:
@@ -139,7 +163,8 @@ def build_services(
                 stop.set()
                 await keeping
 
-    census = CachedCensusView(unit_of_work, lease, epochs)
+    # Series and dimensions read the primary: they are answered by the series service, outside this view.
+    census = CachedCensusView(census_reads, lease, epochs)
     users = UserService(uow=unit_of_work, hasher=hasher, strength=ZxcvbnPasswordStrength(), clock=clock)
     tokens = TokenService(
         uow=unit_of_work,
@@ -174,6 +199,7 @@ def build_services(
         unit_of_work=unit_of_work,
         read_epochs=epochs,
         running=running,
+        replica=replica,
     )
 
 

@@ -46,6 +46,15 @@ class LogLevel(enum.StrEnum):
     ERROR = "ERROR"
 
 
+class Pooler(enum.StrEnum):
+    """What stands between libdib and PostgreSQL (``LIBDIB_DATABASE_POOLER``)."""
+
+    NONE = "none"
+    """libdib's own pool talks to PostgreSQL: a connection is one server session."""
+    TRANSACTION = "transaction"
+    """A pooler such as PgBouncer in transaction mode: consecutive transactions may meet different sessions."""
+
+
 class SettingsError(ValueError):
     """A setting has a value libdib cannot use; the message names the variable."""
 
@@ -62,6 +71,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Connections each worker keeps open to PostgreSQL (busy requests wait for one rather than open more)."""
     database_wait: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
     """Seconds ``serve``, ``migrate`` and ``load`` wait at start for a database that does not answer yet."""
+    database_replica_url: str | None = None
+    """A streaming replica of the database for census reads that may lag; unset: every read goes to the primary."""
+    database_pooler: Pooler = Pooler.NONE
+    """``transaction`` when the URLs point at a transaction-mode pooler (no named prepared statements kept)."""
     jwt_secret: str = ""
     """HS256 signing key, at least 32 characters."""
     env: Environment = Environment.DEVELOPMENT
@@ -154,6 +167,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 f"{PREFIX}DATABASE_URL: expected postgresql+asyncpg://user:password@host:5432/db"
                 f" or sqlite+aiosqlite:///path, got {_redact(self.database_url)!r}",
             )
+        self._check_scaling()
         if len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
             raise SettingsError(
                 f"{PREFIX}JWT_SECRET: expected a random key of at least {MIN_JWT_SECRET_LENGTH} characters"
@@ -168,6 +182,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError(f"{PREFIX}ADMIN_USERNAME and {PREFIX}ADMIN_PASSWORD: set both or neither")
         for proxy in self.forwarded_allow_ips:
             _check_proxy(proxy)
+
+    def _check_scaling(self) -> None:
+        """A replica and a pooler are PostgreSQL's: refuse them beside SQLite rather than ignore them."""
+        replica = self.database_replica_url
+        if replica is not None and self.is_sqlite:
+            raise SettingsError(
+                f"{PREFIX}DATABASE_REPLICA_URL: a read replica needs a PostgreSQL {PREFIX}DATABASE_URL,"
+                " not the embedded SQLite database",
+            )
+        if replica is not None and not replica.startswith("postgresql+asyncpg://"):
+            raise SettingsError(
+                f"{PREFIX}DATABASE_REPLICA_URL: expected postgresql+asyncpg://user:password@host:5432/db,"
+                f" got {_redact(replica)!r}",
+            )
+        if self.database_pooler is not Pooler.NONE and self.is_sqlite:
+            raise SettingsError(f"{PREFIX}DATABASE_POOLER: a pooler stands in front of PostgreSQL, not SQLite")
 
 
 def _check_proxy(proxy: str) -> None:

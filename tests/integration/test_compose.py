@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -53,3 +54,51 @@ def test_the_api_waits_for_a_healthy_database_and_a_finished_migration() -> None
         "migrate": {"condition": "service_completed_successfully"},
     }
     assert str(api["ports"][0]).startswith("${BIND_ADDRESS:-127.0.0.1}:")  # type: ignore[index]
+
+
+def test_the_scaled_profile_runs_two_api_replicas_through_pgbouncer_in_transaction_mode() -> None:
+    services = compose()["services"]
+    scaled = {name for name, service in services.items() if service.get("profiles") == ["scaled"]}
+    assert scaled == {"pgbouncer", "api-scaled", "balancer"}
+    api = services["api-scaled"]
+    assert api["deploy"] == {"replicas": 2}
+    environment = api["environment"]
+    assert "@pgbouncer:5432/" in str(environment["LIBDIB_DATABASE_URL"])  # type: ignore[index]
+    assert environment["LIBDIB_DATABASE_POOLER"] == "transaction"  # type: ignore[index]
+    assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"  # type: ignore[index]
+    assert api["depends_on"] == {
+        "pgbouncer": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    assert "ports" not in api  # only the balancer is reachable from outside
+
+
+def test_migrations_run_once_against_the_database_itself_not_through_the_pooler() -> None:
+    services = compose()["services"]
+    assert "@db:5432/" in str(services["migrate"]["environment"]["LIBDIB_DATABASE_URL"])  # type: ignore[index]
+    assert "profiles" not in services["migrate"]
+
+
+def test_every_scaled_service_has_a_health_check_and_the_balancer_waits_for_healthy_replicas() -> None:
+    services = compose()["services"]
+    assert services["pgbouncer"]["healthcheck"]["test"]  # type: ignore[index]
+    assert "/health" in " ".join(services["balancer"]["healthcheck"]["test"])  # type: ignore[index]
+    assert services["balancer"]["depends_on"] == {"api-scaled": {"condition": "service_healthy"}}
+    assert str(services["balancer"]["ports"][0]).startswith("${BIND_ADDRESS:-127.0.0.1}:")  # type: ignore[index]
+
+
+def test_the_balancer_checks_each_replica_s_health_and_retries_a_request_a_dead_replica_never_got() -> None:
+    balancer = str(compose()["configs"]["haproxy_cfg"]["content"])  # type: ignore[index]
+    assert "option httpchk GET /health" in balancer
+    assert "server-template api 2 api-scaled:8000 check" in balancer
+    assert "retry-on conn-failure" in balancer
+    assert "option forwardfor" in balancer
+
+
+def test_the_balancer_configuration_is_valid_haproxy(tmp_path: Path) -> None:
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed (Debian's haproxy package)")
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(str(compose()["configs"]["haproxy_cfg"]["content"]))  # type: ignore[index]
+    checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

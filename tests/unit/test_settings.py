@@ -9,6 +9,7 @@ import pytest
 from libdib.config import CENSUS_P8_URLS, DEVELOPMENT_JWT_SECRET, Settings, SettingsError
 
 GOOD_KEY = "k" * 40
+PG = "postgresql+asyncpg://u@db:5432/libdib"
 
 
 def load(**env: str) -> Settings:
@@ -45,6 +46,18 @@ def test_values_are_parsed_from_strings() -> None:
     assert settings.forwarded_allow_ips == ("10.0.0.1", "192.168.0.0/16", "::1")
 
 
+def test_a_replica_and_a_transaction_pooler_are_read_beside_postgresql() -> None:
+    settings = load(
+        jwt_secret=GOOD_KEY,
+        database_url="postgresql+asyncpg://u@pgbouncer:6432/libdib",
+        database_replica_url="postgresql+asyncpg://u@pgbouncer:6432/libdib_replica",
+        database_pooler="transaction",
+    )
+    assert settings.database_replica_url == "postgresql+asyncpg://u@pgbouncer:6432/libdib_replica"
+    assert settings.database_pooler == "transaction"
+    assert (load(jwt_secret=GOOD_KEY).database_replica_url, load(jwt_secret=GOOD_KEY).database_pooler) == (None, "none")
+
+
 def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(f"LIBDIB_JWT_SECRET={GOOD_KEY}\nLIBDIB_ACCESS_TOKEN_TTL=100\nLIBDIB_REFRESH_TOKEN_TTL=200\n")
@@ -66,6 +79,14 @@ def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"forwarded_allow_ips": "proxy.local"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'proxy.local' is neither"),
         ({"forwarded_allow_ips": "10.0.0.1/8"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'10.0.0.1/8' is neither"),
         ({"forwarded_allow_ips": "*"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'*' is neither"),
+        ({"database_replica_url": f"{PG}-replica/db"}, "LIBDIB_DATABASE_REPLICA_URL", "not the embedded SQLite"),
+        ({"database_pooler": "transaction"}, "LIBDIB_DATABASE_POOLER", "not SQLite"),
+        ({"database_pooler": "session", "database_url": PG}, "LIBDIB_DATABASE_POOLER", "session"),
+        (
+            {"database_url": PG, "database_replica_url": "mysql://replica/db"},
+            "LIBDIB_DATABASE_REPLICA_URL",
+            "postgresql+asyncpg://",
+        ),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(env: dict[str, str], named: str, says: str) -> None:

@@ -30,7 +30,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _migrate(url: str) -> None:
-    engine = create_engine(url, pooled=False)
+    # One transaction on one connection: it holds nothing across transactions, so the same engine runs directly
+    # against PostgreSQL or through a transaction-mode pooler.
+    engine = create_engine(url, pooled=False, transaction_pooler=True)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -15,11 +15,14 @@ from libdib.entrypoints.http.openapi import DOCS_PATH, PUBLIC
 HEALTH_TIMEOUT_SECONDS = 2
 
 
-class HealthResponse(msgspec.Struct, frozen=True):
+class HealthResponse(msgspec.Struct, frozen=True, omit_defaults=True):
     """The service and its database answer."""
 
     status: str
     database: str
+    replica: str | None = None
+    """Only with a read replica: ``reading`` when this worker reads the census from it, else ``behind`` or
+    ``down`` (the primary answers those reads meanwhile)."""
 
 
 class SystemController(Controller):
@@ -48,4 +51,9 @@ class SystemController(Controller):
                 await services.ping()
         except TimeoutError:
             raise Unavailable(f"the database did not answer within {HEALTH_TIMEOUT_SECONDS} s") from None
-        return HealthResponse(status="ok", database="ok")
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+                replica = await services.replica_state()
+        except TimeoutError:
+            replica = "down"
+        return HealthResponse(status="ok", database="ok", replica=replica)
