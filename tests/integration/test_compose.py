@@ -102,3 +102,15 @@ def test_the_balancer_configuration_is_valid_haproxy(tmp_path: Path) -> None:
     config.write_text(str(compose()["configs"]["haproxy_cfg"]["content"]))  # type: ignore[index]
     checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_pulled_image_is_pinned_to_a_release_not_a_moving_latest() -> None:
+    pulled = {
+        name: str(service["image"])
+        for name, service in compose()["services"].items()
+        if "image" in service and "build" not in service
+    }
+    assert pulled, "the compose file pulls no image: the parse is wrong"
+    for name, image in pulled.items():
+        _, _, tag = image.rpartition("/")[2].partition(":")
+        assert tag not in ("", "latest"), f"{name}: {image} is not pinned to a release tag"
