@@ -169,7 +169,7 @@ def build_services(
         tokens=tokens,
         datasets=datasets,
         comparisons=ComparisonService(view=census),
-        series=SeriesService(uow=unit_of_work, charts=MatplotlibChartRenderer()),
+        series=SeriesService(view=census, charts=MatplotlibChartRenderer()),
         census=census,
         unit_of_work=unit_of_work,
         read_epochs=epochs,
