@@ -11,7 +11,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libdib.adapters.chart import MatplotlibChartRenderer
+from libdib.adapters.chart import MatplotlibChartRenderer, start_chart_process
 from libdib.adapters.clock import SystemClock
 from libdib.adapters.isolated import IsolatedWorkbookReader
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
@@ -87,6 +87,8 @@ class Services:
     read_epochs: ReadEpochs
     """The store's epochs, as the workers' leases read them."""
     running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
+    start_serving: Callable[[], None]
+    """What a server starts before its first request: the chart child, whose start a first chart would wait for."""
 
     async def ping(self) -> None:
         """Reach the database once; raises ``Unavailable`` when it does not answer."""
@@ -174,6 +176,7 @@ def build_services(
         unit_of_work=unit_of_work,
         read_epochs=epochs,
         running=running,
+        start_serving=start_chart_process,
     )
 
 

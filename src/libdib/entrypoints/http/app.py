@@ -91,6 +91,7 @@ def _running(services: Services) -> contextlib.AbstractAsyncContextManager[None]
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with services.running():
+            services.start_serving()
             # Everything built at start-up lives as long as the process: keep it out of every later collection,
             # whose pauses were the p99 tail under load (bench profile).
             gc.collect()
