@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from cachetools import LRUCache
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from libdib.bootstrap import Services
@@ -61,14 +62,38 @@ def key_of(scope: Scope) -> Key:
     return scope["path"], tuple(sorted(query, key=itemgetter(0))), accept
 
 
+class KeptAnswerStore:
+    """The answers one app keeps, at one data version.
+
+    Litestar builds a middleware per route handler, so every route's ``KeptAnswers`` shares this one store, and
+    the bound holds for the app as a whole.
+    """
+
+    def __init__(self, capacity: int = KEPT_BYTES) -> None:
+        self._answers: LRUCache[Key, Answer] = LRUCache(capacity, getsizeof=_size)
+        self.version = ""
+
+    def get(self, key: Key, version: str) -> Answer | None:
+        """The answer kept for ``key`` at ``version``; meeting a new version forgets every answer of the old one."""
+        if version != self.version:
+            self._answers.clear()
+            self.version = version
+        return self._answers.get(key)
+
+    def keep(self, key: Key, version: str, answer: Answer) -> None:
+        """Keep ``answer``, unless the version moved while it was made or it is larger than the whole capacity."""
+        if version == self.version:
+            with contextlib.suppress(ValueError):
+                self._answers[key] = answer
+
+
 class KeptAnswers:
     """Pure ASGI middleware: answers a repeated census GET from what it kept, 304 when ``If-None-Match`` matches."""
 
-    def __init__(self, app: ASGIApp, capacity: int = KEPT_BYTES) -> None:
+    def __init__(self, app: ASGIApp, store: KeptAnswerStore) -> None:
         self.app = app
-        self._answers: LRUCache[Key, Answer] = LRUCache(capacity, getsizeof=_size)
-        self._version = ""
-        self._eligible: dict[int, bool] = {}
+        self._store = store
+        self._eligible: bool | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer from a kept answer, or run the handler and keep its answer."""
@@ -77,11 +102,8 @@ class KeptAnswers:
             return
         services: Services = scope["litestar_app"].state.services
         version = await services.datasets.data_version()
-        if version != self._version:
-            self._answers.clear()
-            self._version = version
         key = key_of(scope)
-        answer = self._answers.get(key)
+        answer = self._store.get(key, version)
         if answer is None:
             await self.app(scope, receive, self._keeping(key, version, send))
             return
@@ -99,13 +121,12 @@ class KeptAnswers:
         await send({"type": "http.response.body", "body": answer.body, "more_body": False})
 
     def _keeps(self, handler: BaseRouteHandler) -> bool:
-        eligible = self._eligible.get(id(handler))
-        if eligible is None:
-            eligible = self._eligible[id(handler)] = keeps(handler)
-        return eligible
+        if self._eligible is None:
+            self._eligible = keeps(handler)
+        return self._eligible
 
     def _keeping(self, key: Key, version: str, send: Send) -> Send:
-        """``send``, copying a 200 answer as it passes; kept once whole, if the version has not moved meanwhile."""
+        """``send``, copying a 200 answer as it passes; kept once whole."""
         status = 0
         headers: RawHeaders = ()
         chunks: list[bytes] = []
@@ -120,9 +141,13 @@ class KeptAnswers:
                 body: Any = message.get("body", b"")
                 chunks.append(bytes(body))
                 size += len(body)
-                if not message.get("more_body", False) and size <= LARGEST_KEPT and version == self._version:
-                    with contextlib.suppress(ValueError):  # larger than the whole capacity
-                        self._answers[key] = Answer(status, headers, b"".join(chunks))
+                if not message.get("more_body", False) and size <= LARGEST_KEPT:
+                    self._store.keep(key, version, Answer(status, headers, b"".join(chunks)))
             await send(message)
 
         return send_and_keep
+
+
+def kept_answers() -> DefineMiddleware:
+    """The middleware for one app, every route sharing one new store."""
+    return DefineMiddleware(KeptAnswers, store=KeptAnswerStore())
