@@ -21,6 +21,7 @@ local method = "%(method)s"
 local body = %(body)s
 local headers = {%(headers)s}
 local interval_ms = %(interval_ms)s
+local unique_accept = %(unique_accept)s
 
 local ffi = require("ffi")
 ffi.cdef[[
@@ -42,6 +43,7 @@ end
 
 function request()
   counter = counter + 1
+  if unique_accept then headers["Accept"] = unique_accept .. ";n=" .. counter end
   return wrk.format(method, paths[(counter %% #paths) + 1], headers, body)
 end
 
@@ -76,6 +78,9 @@ class Load:
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: str | None = None
+    unique_accept: str | None = None
+    """An ``Accept`` sent with a parameter of its own on each request (``;n=1``, ``;n=2``...): libdib keeps
+    answers by representation, so no request finds a kept answer and each is made anew."""
 
     @classmethod
     def authenticated(cls, token: str, paths: tuple[str, ...], *headers: tuple[str, str]) -> Load:
@@ -123,6 +128,7 @@ def script(load: Load, rate: float | None = None, threads: int = 1) -> str:
         "body": _lua_string(load.body) if load.body is not None else "nil",
         "headers": ", ".join(f"[{_lua_string(name)}] = {_lua_string(value)}" for name, value in load.headers),
         "interval_ms": f"{interval_ms:.6f}",
+        "unique_accept": "nil" if load.unique_accept is None else _lua_string(load.unique_accept),
         "mark": RESULT_MARK,
     }
 

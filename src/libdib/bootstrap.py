@@ -11,7 +11,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libdib.adapters.chart import MatplotlibChartRenderer
+from libdib.adapters.chart import MatplotlibChartRenderer, start_chart_process
 from libdib.adapters.clock import SystemClock
 from libdib.adapters.isolated import IsolatedWorkbookReader
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
@@ -101,6 +101,8 @@ class Services:
     read_epochs: ReadEpochs
     """The store's epochs, as the workers' leases read them."""
     running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
+    start_serving: Callable[[], None]
+    """What a server starts before its first request: the chart child, whose start a first chart would wait for."""
     replica: ReplicaReads | None = None
     """The routing of census reads to the read replica, when one is configured."""
 
@@ -194,11 +196,12 @@ def build_services(
         tokens=tokens,
         datasets=datasets,
         comparisons=ComparisonService(view=census),
-        series=SeriesService(uow=unit_of_work, charts=MatplotlibChartRenderer()),
+        series=SeriesService(view=census, charts=MatplotlibChartRenderer()),
         census=census,
         unit_of_work=unit_of_work,
         read_epochs=epochs,
         running=running,
+        start_serving=start_chart_process,
         replica=replica,
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libdib.adapters.lease import LEASE_SECONDS, EpochLease
 from libdib.adapters.sql.engine import create_engine
@@ -66,29 +66,54 @@ async def years_of(uow_factory: UnitOfWorkFactory, race: str = "asian") -> list[
     return [record.observation.year for record in page.items]
 
 
-async def test_a_large_table_goes_in_with_copy_not_row_by_row_inserts(
-    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
-) -> None:
+def recording(engine: AsyncEngine) -> tuple[list[str], Any]:
+    """The statements SQLAlchemy sends, and the listener that records them (remove it after)."""
     statements: list[str] = []
 
     def remember(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    census = table(50_000)
     event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    return statements, remember
+
+
+async def test_a_first_load_copies_its_rows_straight_into_the_records_in_table_order(
+    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+) -> None:
+    census = table(50_000)
+    statements, remember = recording(engine)
     try:
         await load(uow_factory, census)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", remember)
 
-    (insert,) = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO INCOME_RECORDS")]
-    assert "FROM income_staging" in insert, "one statement moves the COPYed rows from the staging table"
+    assert not [s for s in statements if "income_staging" in s], "no staging table when the race has no rows yet"
     async with uow_factory() as uow:
         page = await uow.records.page(RecordFilter(races=("asian",)), limit=1000, offset=49_000)
         ids = [record.id for record in page.items]
     assert page.total == 50_000
     assert [record.observation for record in page.items] == census.observations[49_000:]
     assert ids == sorted(ids), "ids follow the table's order"
+
+
+async def test_a_reload_longer_than_the_requests_command_timeout_still_commits(pg_url: str) -> None:
+    """A load's statements grow with its table; the engine's command timeout is sized for requests."""
+    impatient = create_async_engine(pg_url, connect_args={"command_timeout": 0.3})
+    reader, lease = impatient.execution_options(isolation_level="AUTOCOMMIT"), EpochLease(LEASE_SECONDS)
+
+    def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(impatient, reader, lease, read_only=read_only)
+
+    try:
+        first = await load(unit_of_work, table(60_000, first_year=1950))
+        again = await load(unit_of_work, table(60_000, first_year=1951))
+        async with unit_of_work() as uow:
+            page = await uow.records.page(RecordFilter(races=("asian",)), limit=1, offset=59_999)
+    finally:
+        await impatient.dispose()
+    assert again.id == first.id
+    assert page.total == 60_000
+    assert page.items[0].observation.year == 1951 + 59_999 % 100
 
 
 async def test_readers_see_the_old_rows_until_a_replace_commits_then_only_the_new(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -75,3 +76,11 @@ async def test_past_its_queue_bound_a_renderer_says_it_is_busy() -> None:
     with pytest.raises(ChartsBusy):
         await renderer.render(Chart("two", lines(3), ()), ChartFormat.SVG)
     assert (await first).startswith(b"<?xml")
+
+
+async def test_serving_starts_the_chart_process_before_the_first_chart(client: object) -> None:
+    """The app's start launches the chart child (importing matplotlib takes seconds), not the first chart."""
+    del client  # its lifespan has run
+    children = multiprocessing.active_children()
+
+    assert any(child.name.startswith("SpawnProcess") for child in children), children

@@ -61,6 +61,20 @@ _POOL: list[ProcessPoolExecutor] = []
 seconds, so every renderer of the process shares it; the executor stops it at interpreter exit."""
 
 
+def start_chart_process() -> None:
+    """Start the chart child now and let it import matplotlib, so that the first chart waits for neither.
+
+    Fire and forget: a child that fails to start is found broken by the first chart, which answers 503.
+    """
+    _pool().submit(_prepare)
+
+
+def _prepare() -> None:
+    """In the child: import what ``draw`` needs (the imports are most of a first chart's time)."""
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure  # noqa: F401
+
+
 def _pool() -> ProcessPoolExecutor:
     if not _POOL:
         # spawn, not fork: the server's threads and event loop must not be copied into the child.

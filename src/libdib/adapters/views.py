@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 
 from libdib.adapters.lease import DATA, REVOCATION, EpochLease, ReadEpochs
-from libdib.domain.census import Dataset, IncomeRecord
+from libdib.domain.census import Dataset, IncomeRecord, LoadedTable
 from libdib.domain.identity import Claims, User
 from libdib.domain.ports import CensusView, HonouredTokens, Page, RecordFilter, UnitOfWork, UnitOfWorkFactory
 
@@ -55,7 +55,7 @@ def _size(answer: object) -> int:
     if isinstance(answer, Page):
         return len(answer.items) + 1
     if isinstance(answer, list):
-        return len(answer) + 1
+        return sum(len(item.observations) if isinstance(item, LoadedTable) else 1 for item in answer) + 1
     return 1
 
 
@@ -98,6 +98,14 @@ class CachedCensusView(CensusView):
         """The records of these races, age bracket and years, in table order."""
         key = ("comparison", tuple(races), age_range, tuple(years))
         return await self._answer(key, lambda uow: uow.records.for_comparison(races, age_range, years))
+
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """The loaded tables of these races, brackets and re-basing year, each in table order."""
+        asked = (races, age_ranges)
+        key = ("tables", *(None if names is None else tuple(names) for names in asked), year)
+        return await self._answer(key, lambda uow: uow.records.tables(races, age_ranges, year))
 
     async def _answer(self, key: Hashable, ask: Callable[[UnitOfWork], Awaitable[T]], *, read_only: bool = True) -> T:
         """The kept answer to ``key`` while the lease holds; otherwise ``ask`` the store, and keep its answer."""

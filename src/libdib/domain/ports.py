@@ -367,6 +367,12 @@ class CensusView(Protocol):
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
         """The records of these races, age bracket and years, in table order."""
 
+    @abstractmethod
+    async def tables(
+        self, races: Sequence[str] | None = None, age_ranges: Sequence[str] | None = None, year: int | None = None
+    ) -> list[LoadedTable]:
+        """The loaded tables, as ``RecordRepository.tables`` answers them."""
+
 
 @dataclass(frozen=True, slots=True)
 class Workbook:

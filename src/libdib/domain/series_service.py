@@ -8,7 +8,7 @@ from libdib.domain.census import Sex
 from libdib.domain.charts import Chart, ChartFormat, ChartLine
 from libdib.domain.dimensions import Dimensions, dimensions
 from libdib.domain.errors import NotFound
-from libdib.domain.ports import ChartRenderer, UnitOfWorkFactory
+from libdib.domain.ports import CensusView, ChartRenderer
 from libdib.domain.series import Series, SeriesResult, build
 from libdib.domain.series_query import Compare, Measure, SeriesQuery, Units
 
@@ -55,15 +55,14 @@ def chart_of(result: SeriesResult) -> Chart:
 class SeriesService:
     """Answers series questions: load the races' rows, ask the pure functions, draw a chart if asked."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, charts: ChartRenderer) -> None:
-        self._uow = uow
+    def __init__(self, *, view: CensusView, charts: ChartRenderer) -> None:
+        self._view = view
         self._charts = charts
 
     async def series(self, query: SeriesQuery) -> SeriesResult:
         """The series ``query`` asks for; ``NotFound`` when a race has no data loaded."""
-        async with self._uow(read_only=True) as uow:
-            brackets = [bracket.value for bracket in query.age_ranges]
-            found = await uow.records.tables(query.races, brackets, query.dollar_year)
+        brackets = [bracket.value for bracket in query.age_ranges]
+        found = await self._view.tables(query.races, brackets, query.dollar_year)
         tables = {table.race: table for table in found}
         missing = [race for race in query.races if race not in tables]
         if missing:
@@ -73,8 +72,7 @@ class SeriesService:
 
     async def dimensions(self) -> Dimensions:
         """What the loaded data can answer."""
-        async with self._uow(read_only=True) as uow:
-            return dimensions(await uow.records.tables())
+        return dimensions(await self._view.tables())
 
     async def chart(self, result: SeriesResult, image_format: ChartFormat) -> bytes:
         """The chart of ``result`` as an image, drawn off the event loop."""

@@ -25,12 +25,14 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateTable, DropTable
+from sqlalchemy.sql.dml import UpdateBase
 
 from libdib.adapters.sql.tables import DatasetRow, EpochRow, RecordRow
 from libdib.adapters.sql.violations import Violation, violated
@@ -82,6 +84,10 @@ STAGING = Table(
 """A load's rows before they meet the records: no index, no key, no trigger, so filling it costs what COPY does.
 ``ordinal`` is the row's place in the table (the records' ``position``)."""
 CARDINALITY_VIOLATION = "21000"
+UNIQUE_VIOLATION = "23505"
+LOAD_STATEMENT_SECONDS = 3600
+"""How long one statement of a load may take: its time grows with the table, so it is bounded to catch a stuck
+server, not sized like a request's queries (the engine's command timeout)."""
 TABLE_ROWS = (
     select(datasets.c.id, datasets.c.race, datasets.c.title, datasets.c.constant_dollar_year, *RECORD_COLUMNS[4:])
     .select_from(records.join(datasets, records.c.dataset_id == datasets.c.id))
@@ -130,6 +136,12 @@ def _where(where: RecordFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, raised directly (COPY, ``_long``) or wrapped by SQLAlchemy."""
+    driver = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(driver, "sqlstate", None)
+
+
 def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
@@ -158,47 +170,24 @@ class SqlDatasetRepository(DatasetRepository):
         self._connection = connection
 
     async def replace(self, table: CensusTable, provenance: Provenance, loaded_at: datetime) -> Dataset:
-        """Upsert the race's dataset, stage the rows, then make its records match them, keeping ids by natural key."""
+        """Upsert the race's dataset, then make its records match the table's rows, keeping ids by natural key.
+
+        A race with no rows yet takes its rows by COPY straight into the records; a race with rows stages them
+        first, then deletes what the table no longer lists and upserts the rest.
+        """
         await _serialize_data_writes(self._connection)
         dataset = await self._upsert_dataset(table, provenance, loaded_at)
-        await self._connection.execute(CreateTable(STAGING))
-        staged = ((ordinal, *observation) for ordinal, observation in enumerate(table.observations))
-        await self._stage(staged)
-        same_key = and_(
-            STAGING.c.age_range == records.c.age_range,
-            STAGING.c.year == records.c.year,
-            STAGING.c.population == records.c.population,
-            func.coalesce(STAGING.c.footnote, "") == func.coalesce(records.c.footnote, ""),
-        )
         had_rows = (await self._connection.execute(select(exists().where(records.c.race == table.race)))).scalar()
-        if had_rows:
-            await self._connection.execute(
-                delete(records).where(records.c.race == table.race, ~exists().where(same_key))
-            )
-        rows = select(
-            literal(dataset.id, records.c.dataset_id.type),
-            literal(table.race, records.c.race.type),
-            literal(table.constant_dollar_year, records.c.constant_dollar_year.type),
-            *(STAGING.c[name] for name in Observation._fields),
-            STAGING.c.ordinal,
-        )
-        # SQLite reads ``ON CONFLICT`` after a ``SELECT`` without ``WHERE`` as part of a join (its own advice).
-        rows = rows.where(true()).order_by(STAGING.c.ordinal)
-        upsert = _dialect_insert(self._connection, records).from_select([*STORED_COLUMNS, "position"], rows)
-        if had_rows:
-            # Only a table loaded before can meet its own rows; a first load skips the per-row conflict check.
-            changed = {name: upsert.excluded[name] for name in UPDATED_COLUMNS}
-            upsert = upsert.on_conflict_do_update(
-                index_elements=NATURAL_KEY,
-                set_=changed,
-                where=or_(*(records.c[name].is_distinct_from(value) for name, value in changed.items())),
-            )
         twice = Conflict(f"the table of race {table.race!r} lists a row twice")
         try:
-            await self._connection.execute(upsert)
-        except DBAPIError as error:
-            # PostgreSQL refuses to upsert one row twice in a statement; SQLite lets the second win (counted below).
-            if getattr(error.orig, "sqlstate", None) == CARDINALITY_VIOLATION or (
+            if not had_rows and self._connection.dialect.name == "postgresql":
+                await self._copy_records(dataset, table)
+            else:
+                await self._merge_from_staging(dataset, table, had_rows=bool(had_rows))
+        except (DBAPIError, asyncpg.PostgresError) as error:
+            # PostgreSQL refuses to upsert one row twice in a statement and COPY a second row of one key;
+            # SQLite lets the second win (counted below).
+            if _sqlstate(error) in {CARDINALITY_VIOLATION, UNIQUE_VIOLATION} or (
                 isinstance(error, IntegrityError) and violated(error) is Violation.UNIQUE
             ):
                 raise twice from None
@@ -206,7 +195,6 @@ class SqlDatasetRepository(DatasetRepository):
         count = select(func.count()).select_from(records).where(records.c.race == table.race)
         if (await self._connection.execute(count)).scalar_one() != len(table.observations):
             raise twice
-        await self._connection.execute(DropTable(STAGING))
         return dataset
 
     async def list(self) -> list[Dataset]:
@@ -250,14 +238,83 @@ class SqlDatasetRepository(DatasetRepository):
         statement = statement.on_conflict_do_update(index_elements=[datasets.c.race], set_=values)
         return _dataset((await self._connection.execute(statement.returning(*DATASET_COLUMNS))).one())
 
+    async def _copy_records(self, dataset: Dataset, table: CensusTable) -> None:
+        """COPY a first load's rows into the records in table order, so the sequence numbers them in that order."""
+        head = (dataset.id, table.race, table.constant_dollar_year)
+        rows = ((*head, *observation, position) for position, observation in enumerate(table.observations))
+        driver = await self._driver()
+        await driver.copy_records_to_table(
+            records.name, records=rows, columns=[*STORED_COLUMNS, "position"], timeout=LOAD_STATEMENT_SECONDS
+        )
+
+    async def _merge_from_staging(self, dataset: Dataset, table: CensusTable, *, had_rows: bool) -> None:
+        """Stage the rows, delete the race's records the table no longer lists, upsert the rest by natural key."""
+        await self._connection.execute(CreateTable(STAGING))
+        await self._stage((ordinal, *observation) for ordinal, observation in enumerate(table.observations))
+        if self._connection.dialect.name == "postgresql":
+            # Without statistics the planner guesses the staging table small and may join it row by row.
+            await self._connection.execute(text(f"ANALYZE {STAGING.name}"))
+        same_key = and_(
+            STAGING.c.age_range == records.c.age_range,
+            STAGING.c.year == records.c.year,
+            STAGING.c.population == records.c.population,
+            func.coalesce(STAGING.c.footnote, "") == func.coalesce(records.c.footnote, ""),
+        )
+        if had_rows:
+            await self._long(delete(records).where(records.c.race == table.race, ~exists().where(same_key)))
+        rows = select(
+            literal(dataset.id, records.c.dataset_id.type),
+            literal(table.race, records.c.race.type),
+            literal(table.constant_dollar_year, records.c.constant_dollar_year.type),
+            *(STAGING.c[name] for name in Observation._fields),
+            STAGING.c.ordinal,
+        )
+        # SQLite reads ``ON CONFLICT`` after a ``SELECT`` without ``WHERE`` as part of a join (its own advice).
+        rows = rows.where(true()).order_by(STAGING.c.ordinal)
+        upsert = _dialect_insert(self._connection, records).from_select([*STORED_COLUMNS, "position"], rows)
+        if had_rows:
+            # Only a table loaded before can meet its own rows; a first load skips the per-row conflict check.
+            changed = {name: upsert.excluded[name] for name in UPDATED_COLUMNS}
+            upsert = upsert.on_conflict_do_update(
+                index_elements=NATURAL_KEY,
+                set_=changed,
+                where=or_(*(records.c[name].is_distinct_from(value) for name, value in changed.items())),
+            )
+        await self._long(upsert)
+        await self._connection.execute(DropTable(STAGING))
+
+    async def _long(self, statement: UpdateBase) -> None:
+        """Run a statement whose time grows with the table under the load's timeout, not the requests' one.
+
+        asyncpg's command timeout (the engine's) is sized for a request's queries and cannot be lifted per
+        statement through SQLAlchemy, so on PostgreSQL the statement goes to the driver with its own timeout.
+        """
+        if self._connection.dialect.name != "postgresql":
+            await self._connection.execute(statement)
+            return
+        compiled = statement.compile(dialect=self._connection.dialect)
+        parameters = compiled.construct_params()
+        driver = await self._driver()
+        await driver.execute(
+            str(compiled), *(parameters[name] for name in compiled.positiontup or ()), timeout=LOAD_STATEMENT_SECONDS
+        )
+
+    async def _driver(self) -> asyncpg.Connection:
+        """The unit's own asyncpg connection: what it runs joins the unit's transaction (LIBRARY-NOTES §5)."""
+        raw = await self._connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        return driver
+
     async def _stage(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Fill the staging table: COPY on PostgreSQL, else chunks of ``executemany``.
 
         COPY runs on the unit's own connection, inside its transaction (LIBRARY-NOTES §5).
         """
         if self._connection.dialect.name == "postgresql":
-            driver: asyncpg.Connection = (await self._connection.get_raw_connection()).driver_connection
-            await driver.copy_records_to_table(STAGING.name, records=rows, columns=list(STAGING.c.keys()))
+            driver = await self._driver()
+            await driver.copy_records_to_table(
+                STAGING.name, records=rows, columns=list(STAGING.c.keys()), timeout=LOAD_STATEMENT_SECONDS
+            )
             return
         names = STAGING.c.keys()
         for chunk in _chunks(rows, INSERT_CHUNK):

@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 
 from libdib.bootstrap import Services, build_services, purge_periodically
 from libdib.config import MIB, Settings
+from libdib.entrypoints.http.answers import kept_answers
 from libdib.entrypoints.http.auth import bearer_auth_middleware, requires_admin
 from libdib.entrypoints.http.clients import trusting_proxies
 from libdib.entrypoints.http.controllers import CONTROLLERS
@@ -52,8 +53,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         dependencies=provide_all(services),
-        # Authentication first: a caller without a token learns nothing about a route's parameters.
-        middleware=[bearer_auth_middleware(), UnknownQueryParameters],
+        # Authentication first: a caller without a token learns nothing about a route's parameters. Kept answers
+        # last, so a kept answer is only ever sent to an authenticated request with known parameters.
+        middleware=[bearer_auth_middleware(), UnknownQueryParameters, kept_answers()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(settings),
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
@@ -89,6 +91,7 @@ def _running(services: Services) -> contextlib.AbstractAsyncContextManager[None]
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with services.running():
+            services.start_serving()
             # Everything built at start-up lives as long as the process: keep it out of every later collection,
             # whose pauses were the p99 tail under load (bench profile).
             gc.collect()

@@ -32,6 +32,17 @@ def matches(if_none_match: bytes, tag: bytes) -> bool:
     return any(candidate in {tag, b"*"} for candidate in candidates)
 
 
+async def send_not_modified(send: Send, tag: bytes) -> None:
+    """Answer 304: the client's copy tagged ``tag`` is current."""
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 304,
+        "headers": [(b"etag", tag), CACHE_CONTROL, VARY],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 class DataETagMiddleware:
     """Answers 304 to a GET whose ``If-None-Match`` names the current data; tags every successful GET otherwise."""
 
@@ -47,13 +58,7 @@ class DataETagMiddleware:
         headers = dict(scope["headers"])
         tag = entity_tag(await services.datasets.data_version(), headers.get(b"accept", b""))
         if matches(headers.get(b"if-none-match", b""), tag):
-            start: HTTPResponseStartEvent = {
-                "type": "http.response.start",
-                "status": 304,
-                "headers": [(b"etag", tag), CACHE_CONTROL, VARY],
-            }
-            await send(start)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await send_not_modified(send, tag)
             return
 
         async def send_tagged(message: Message) -> None:
