@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from litestar.testing import AsyncTestClient
 
 from libdib.bootstrap import Services, build_services
@@ -17,6 +18,19 @@ from tests.fakes import FastHasher, FixedClock
 
 CENSUS_DIR = sample_dir()
 """The real P-8 workbooks (Asian and White), shipped with the package."""
+
+
+hypothesis_settings.register_profile("fast", max_examples=25)
+hypothesis_settings.register_profile("long", max_examples=300)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Property tests try 25 examples in the fast tier, 300 in the long one; ``--hypothesis-profile`` overrides."""
+    if config.getoption("hypothesis_profile", None):
+        return
+    marks = str(config.getoption("markexpr", ""))
+    in_long_tier = "long" in marks and "not long" not in marks
+    hypothesis_settings.load_profile("long" if in_long_tier else "fast")
 
 
 def make_settings(**overrides: str) -> Settings:
