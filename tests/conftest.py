@@ -33,6 +33,24 @@ def pytest_configure(config: pytest.Config) -> None:
     hypothesis_settings.load_profile("long" if in_long_tier else "fast")
 
 
+SLOW_FIRST = (
+    "tests/test_quality.py",
+    "tests/e2e/test_served.py",
+    "tests/integration/test_workbook_properties.py",
+    "tests/integration/test_chart_renderer.py",
+    "tests/integration/test_workbook_reader.py",
+)
+"""Files whose cases take seconds each (mypy on a fresh clone, a served process, drawing charts, big workbooks).
+
+They run first, so that no worker is left with one of them at the end while the others have nothing to do.
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every worker collects the same order: the slow files first, then the rest as they were collected."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)
+
+
 def make_settings(**overrides: str) -> Settings:
     """Settings for tests: the development key, no .env file, plus ``LIBDIB_*`` overrides by field name."""
     values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET}
