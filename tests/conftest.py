@@ -51,9 +51,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)
 
 
+TEST_EPOCH_LEASE = "0.05"
+"""A shorter lease than the default: each write that moves an epoch waits it, and the tests write a lot. Still
+several epoch reads long, so the lease protocol is exercised as served."""
+
+
 def make_settings(**overrides: str) -> Settings:
-    """Settings for tests: the development key, no .env file, plus ``LIBDIB_*`` overrides by field name."""
-    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET}
+    """Settings for tests: the development key, a short epoch lease, no .env file, plus ``LIBDIB_*`` overrides."""
+    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, "LIBDIB_EPOCH_LEASE": TEST_EPOCH_LEASE}
     values.update({f"LIBDIB_{key.upper()}": value for key, value in overrides.items()})
     return Settings.load(values, env_file=None)
 
