@@ -14,7 +14,7 @@ from libdib.config import DEVELOPMENT_JWT_SECRET, Settings
 from libdib.entrypoints.http.app import create_app
 from libdib.samples import sample_dir
 from tests import databases
-from tests.fakes import FastHasher, FixedClock
+from tests.fakes import TEST_LEASE_SECONDS, FastHasher, FixedClock
 
 CENSUS_DIR = sample_dir()
 """The real P-8 workbooks (Asian and White), shipped with the package."""
@@ -51,14 +51,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)
 
 
-TEST_EPOCH_LEASE = "0.05"
-"""A shorter lease than the default: each write that moves an epoch waits it, and the tests write a lot. Still
-several epoch reads long, so the lease protocol is exercised as served."""
-
-
 def make_settings(**overrides: str) -> Settings:
     """Settings for tests: the development key, a short epoch lease, no .env file, plus ``LIBDIB_*`` overrides."""
-    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, "LIBDIB_EPOCH_LEASE": TEST_EPOCH_LEASE}
+    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, "LIBDIB_EPOCH_LEASE": str(TEST_LEASE_SECONDS)}
     values.update({f"LIBDIB_{key.upper()}": value for key, value in overrides.items()})
     return Settings.load(values, env_file=None)
 
