@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import is_hypothesis_test
 from hypothesis import settings as hypothesis_settings
 from litestar.testing import AsyncTestClient
 
@@ -24,13 +25,16 @@ hypothesis_settings.register_profile("fast", max_examples=25)
 hypothesis_settings.register_profile("long", max_examples=300)
 
 
+def in_long_tier(config: pytest.Config) -> bool:
+    """Whether this run's ``-m`` expression selects the long tier (``-m long``, ``-m "long and postgres"``)."""
+    marks = str(config.getoption("markexpr", ""))
+    return "long" in marks and "not long" not in marks
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Property tests try 25 examples in the fast tier, 300 in the long one; ``--hypothesis-profile`` overrides."""
-    if config.getoption("hypothesis_profile", None):
-        return
-    marks = str(config.getoption("markexpr", ""))
-    in_long_tier = "long" in marks and "not long" not in marks
-    hypothesis_settings.load_profile("long" if in_long_tier else "fast")
+    if not config.getoption("hypothesis_profile", None):
+        hypothesis_settings.load_profile("long" if in_long_tier(config) else "fast")
 
 
 SLOW_FIRST = (
@@ -46,9 +50,17 @@ They run first, so that no worker is left with one of them at the end while the 
 """
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every worker collects the same order: the slow files first, then the rest as they were collected."""
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every worker collects the same order: the slow files first, then the rest as they were collected.
+
+    The long tier runs the property tests again, at its own profile's depth.
+    """
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)
+    if in_long_tier(config):
+        for item in items:
+            if is_hypothesis_test(getattr(item, "obj", None)):
+                item.add_marker(pytest.mark.long)
 
 
 def make_settings(**overrides: str) -> Settings:
