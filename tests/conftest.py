@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import is_hypothesis_test
+from hypothesis import settings as hypothesis_settings
 from litestar.testing import AsyncTestClient
 
 from libdib.bootstrap import Services, build_services
@@ -13,15 +15,57 @@ from libdib.config import DEVELOPMENT_JWT_SECRET, Settings
 from libdib.entrypoints.http.app import create_app
 from libdib.samples import sample_dir
 from tests import databases
-from tests.fakes import FastHasher, FixedClock
+from tests.fakes import TEST_LEASE_SECONDS, FastHasher, FixedClock
 
 CENSUS_DIR = sample_dir()
 """The real P-8 workbooks (Asian and White), shipped with the package."""
 
 
+hypothesis_settings.register_profile("fast", max_examples=25)
+hypothesis_settings.register_profile("long", max_examples=300)
+
+
+def in_long_tier(config: pytest.Config) -> bool:
+    """Whether this run's ``-m`` expression selects the long tier (``-m long``, ``-m "long and postgres"``)."""
+    marks = str(config.getoption("markexpr", ""))
+    return "long" in marks and "not long" not in marks
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Property tests try 25 examples in the fast tier, 300 in the long one; ``--hypothesis-profile`` overrides."""
+    if not config.getoption("hypothesis_profile", None):
+        hypothesis_settings.load_profile("long" if in_long_tier(config) else "fast")
+
+
+SLOW_FIRST = (
+    "tests/test_quality.py",
+    "tests/e2e/test_served.py",
+    "tests/integration/test_workbook_properties.py",
+    "tests/integration/test_chart_renderer.py",
+    "tests/integration/test_workbook_reader.py",
+)
+"""Files whose cases take seconds each (mypy on a fresh clone, a served process, drawing charts, big workbooks).
+
+They run first, so that no worker is left with one of them at the end while the others have nothing to do.
+"""
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every worker collects the same order: the slow files first, then the rest as they were collected.
+
+    The long tier runs the property tests again, at its own profile's depth.
+    """
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)
+    if in_long_tier(config):
+        for item in items:
+            if is_hypothesis_test(getattr(item, "obj", None)):
+                item.add_marker(pytest.mark.long)
+
+
 def make_settings(**overrides: str) -> Settings:
-    """Settings for tests: the development key, no .env file, plus ``LIBDIB_*`` overrides by field name."""
-    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET}
+    """Settings for tests: the development key, a short epoch lease, no .env file, plus ``LIBDIB_*`` overrides."""
+    values = {"LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET, "LIBDIB_EPOCH_LEASE": str(TEST_LEASE_SECONDS)}
     values.update({f"LIBDIB_{key.upper()}": value for key, value in overrides.items()})
     return Settings.load(values, env_file=None)
 

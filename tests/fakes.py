@@ -10,6 +10,10 @@ from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.views import CachedCensusView, MemoizedHonouredTokens
 from libdib.domain.ports import Clock, PasswordHasher
 
+TEST_LEASE_SECONDS = 0.05
+"""A shorter epoch lease than the default: each write that moves an epoch waits it, and the tests write a lot.
+Still several epoch reads long, so the lease protocol runs as it does when served."""
+
 
 class FastHasher(PasswordHasher):
     """A hasher that costs nothing (SHA-256, no salt): for tests only, where argon2 would dominate."""

@@ -15,7 +15,7 @@ from libdib.adapters.chart import MatplotlibChartRenderer, start_chart_process
 from libdib.adapters.clock import SystemClock
 from libdib.adapters.isolated import IsolatedWorkbookReader
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
-from libdib.adapters.lease import LEASE_SECONDS, EpochLease, ReadEpochs
+from libdib.adapters.lease import EpochLease, ReadEpochs
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
@@ -139,13 +139,13 @@ def build_services(
     """Wire the services for ``settings``; tests pass ``backend="memory"`` and a fast hasher or fixed clock."""
     clock = clock or SystemClock()
     hasher = hasher or PasslibPasswordHasher()
-    lease = EpochLease(LEASE_SECONDS)
+    lease = EpochLease(settings.epoch_lease)
     unit_of_work: UnitOfWorkFactory
     epochs: ReadEpochs
     store: Callable[[], contextlib.AbstractAsyncContextManager[None]]
     replica: ReplicaReads | None = None
     if backend == "memory":
-        memory = InMemoryStore(lease=LEASE_SECONDS)
+        memory = InMemoryStore(lease=settings.epoch_lease)
         unit_of_work, epochs, store = memory.unit_of_work, memory.read_epochs, contextlib.nullcontext
     else:
         sql = _SqlStore(settings, lease)

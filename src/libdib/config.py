@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import msgspec
 from dotenv import dotenv_values
 
+from libdib.adapters.lease import LEASE_SECONDS
+
 PREFIX = "LIBDIB_"
 DEVELOPMENT_JWT_SECRET = "libdib-development-key-do-not-use-in-production-0123456789"  # noqa: S105
 """The key ``.env`` carries for development; production refuses it."""
@@ -107,6 +109,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Address space (MiB) of the process that reads one workbook; a workbook needing more is refused."""
     workbook_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 120.0
     """Seconds reading one workbook may take before its process is killed and the workbook refused."""
+    epoch_lease: Annotated[float, msgspec.Meta(gt=0, le=60)] = LEASE_SECONDS
+    """Seconds a worker trusts its cached token checks and census answers between reads of the store's epochs; a
+    write that changes them (a logout, a load) waits this long before it answers."""
     max_header_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 8192
     """The most bytes a request's line and headers may take (431 beyond)."""
     max_headers: Annotated[int, msgspec.Meta(ge=8, le=10_000)] = 100

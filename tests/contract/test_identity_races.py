@@ -23,18 +23,19 @@ CLIENT = "203.0.113.7"
 
 
 class SlowCountingHasher(FastHasher):
-    """Checks take a while, as argon2's do, so that concurrent logins overlap; counts every check."""
+    """Checks take a while, as argon2's do, so that concurrent logins overlap; keeps every password checked."""
 
     def __init__(self) -> None:
-        self.checks = 0
+        self.checked: list[str | None] = []
+        """The passwords checked, in order; None for a dummy check (an unknown user)."""
 
     async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
-        self.checks += 1
+        self.checked.append(password)
         await asyncio.sleep(0.05)
         return await super().verify(password, password_hash)
 
     async def dummy_verify(self) -> None:
-        self.checks += 1
+        self.checked.append(None)
         await asyncio.sleep(0.05)
 
 
@@ -64,8 +65,13 @@ async def test_a_hundred_concurrent_guesses_for_one_username_check_at_most_ten_p
 
     kinds = Counter(type(outcome) for outcome in outcomes)
     assert set(kinds) <= {TokenPair, Unauthenticated, Throttled}, kinds
-    assert hasher.checks <= THROTTLE_LIMIT
-    assert kinds[Throttled] >= 100 - THROTTLE_LIMIT
+    # The right password clears the username's failures. When its check ends before some guesses have been
+    # counted (on a busy machine SQLite counts them one transaction at a time), up to ten more wrong ones may be
+    # checked after it; never more than ten in a row.
+    wrong_runs = "".join("+" if password == PASSWORD else "-" for password in hasher.checked).split("+")
+    assert max(len(run) for run in wrong_runs) <= THROTTLE_LIMIT, hasher.checked
+    assert len(hasher.checked) <= 2 * THROTTLE_LIMIT
+    assert kinds[Throttled] >= 100 - len(hasher.checked)
 
 
 async def test_two_admins_deleting_each_other_at_once_leave_one_admin(

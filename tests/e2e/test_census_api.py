@@ -7,6 +7,7 @@ import hashlib
 import io
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,7 @@ from litestar.testing import AsyncTestClient
 
 from libdib.bootstrap import build_services
 from libdib.entrypoints.http.app import create_app
+from tests import databases
 from tests.conftest import CENSUS_DIR, make_settings
 from tests.fakes import FastHasher, FixedClock
 from tests.support import p8
@@ -84,21 +86,17 @@ async def log_in(client: AsyncTestClient[Any], username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-# Every case on memory in the fast tier; on PostgreSQL in the long tier (the contract suite and the series e2e
-# keep PostgreSQL in the fast tier).
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.long])])
-async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
-    more = tmp_path / "more"
+@asynccontextmanager
+async def running_api(backend: str, folder: Path, database_url: str) -> AsyncIterator[Api]:
+    """The app on ``backend`` with an admin and a reader; the sources are the sample workbooks and ``folder/more``."""
+    more = folder / "more"
     more.mkdir()
     (more / "p08b.xlsx").write_bytes(workbook())
-    url = f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}"
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_url")
     settings = make_settings(
-        database_url=url, census_source=f"{ASIAN},{WHITE},{more}", max_upload_bytes=str(MAX_UPLOAD)
+        database_url=database_url, census_source=f"{ASIAN},{WHITE},{more}", max_upload_bytes=str(MAX_UPLOAD)
     )
-    backend = "memory" if request.param == "memory" else "sql"
-    services = build_services(settings, backend=backend, hasher=FastHasher(), clock=FixedClock())
+    store = "memory" if backend == "memory" else "sql"
+    services = build_services(settings, backend=store, hasher=FastHasher(), clock=FixedClock())
     async with AsyncTestClient(app=create_app(settings, services)) as client:
         # The app runs on the client's own loop, in another thread; the database engine lives there too.
         client.blocking_portal.call(partial(services.users.sign_up, "admin", PASSWORD, is_admin=True))
@@ -106,11 +104,49 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
         yield Api(client, await log_in(client, "admin"), await log_in(client, "reader"), more)
 
 
+# Every case on memory in the fast tier; on PostgreSQL in the long tier (the contract suite and the series e2e
+# keep PostgreSQL in the fast tier).
+BACKENDS = ["memory", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.long])]
+
+
+@pytest.fixture(params=BACKENDS)
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    """An app of its own, empty, for a case that writes."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}"
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+    async with running_api(request.param, tmp_path, url) as started:
+        yield started
+
+
 @pytest.fixture
 async def loaded(api: Api) -> Api:
     response = await api.load()
     assert response.status_code == 200, response.text
     return api
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def reading(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    """One app with the workbooks loaded, shared by a module's cases that only read or are refused a write.
+
+    Loading the workbooks is most of a case's cost, so the readers load once; a case that changes the data
+    takes ``loaded`` (its own app) instead, or the cases after it would see its change.
+    """
+    folder = tmp_path_factory.mktemp("census")
+    url, database = f"sqlite+aiosqlite:///{folder / 'unused.sqlite3'}", None
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_server")
+        database = databases.create_database()
+        url = databases.async_url(database)
+    try:
+        async with running_api(request.param, folder, url) as started:
+            response = await started.load()
+            assert response.status_code == 200, response.text
+            yield started
+    finally:
+        if database:
+            databases.drop_database(database)
 
 
 def assert_problem(response: httpx.Response, statuses: set[int], *details: str) -> None:
@@ -253,26 +289,26 @@ async def test_only_an_admin_may_load_upload_or_delete(loaded: Api) -> None:
 # Records
 
 
-async def test_records_come_in_pages_with_the_total(loaded: Api) -> None:
-    everything = (await loaded.get("/records", race="asian", limit=1000)).json()["items"]
+async def test_records_come_in_pages_with_the_total(reading: Api) -> None:
+    everything = (await reading.get("/records", race="asian", limit=1000)).json()["items"]
 
-    page = (await loaded.get("/records", race="asian", limit=10, offset=5)).json()
+    page = (await reading.get("/records", race="asian", limit=10, offset=5)).json()
 
     assert (page["total"], page["limit"], page["offset"]) == (140, 10, 5)
     assert page["items"] == everything[5:15]
     assert set(page["items"][0]) == set(RECORD_FIELDS)
-    assert (await loaded.get("/records")).json()["limit"] == 100
+    assert (await reading.get("/records")).json()["limit"] == 100
 
 
-async def test_footnoted_estimates_of_a_year_are_kept_apart_in_table_order(loaded: Api) -> None:
-    page = (await loaded.get("/records", race="asian", age_range="25-34", year=2017)).json()
+async def test_footnoted_estimates_of_a_year_are_kept_apart_in_table_order(reading: Api) -> None:
+    page = (await reading.get("/records", race="asian", age_range="25-34", year=2017)).json()
 
     assert [(r["footnote"], r["male_median_income_constant"]) for r in page["items"]] == [("40", 53489), (None, 56313)]
     assert page["items"][0]["population"] == "Asian Alone or in Combination"
 
 
-async def test_records_filter_by_population(loaded: Api) -> None:
-    page = (await loaded.get("/records", population="White Alone or in Combination", year=2019)).json()
+async def test_records_filter_by_population(reading: Api) -> None:
+    page = (await reading.get("/records", population="White Alone or in Combination", year=2019)).json()
 
     assert page["total"] == 7
     assert {r["race"] for r in page["items"]} == {"white"}
@@ -291,16 +327,16 @@ async def test_records_filter_by_population(loaded: Api) -> None:
     ],
 )
 async def test_a_bad_filter_is_refused_naming_the_parameter(
-    loaded: Api, params: dict[str, Any], statuses: set[int], detail: str
+    reading: Api, params: dict[str, Any], statuses: set[int], detail: str
 ) -> None:
-    assert_problem(await loaded.get("/records", **params), statuses, detail)
+    assert_problem(await reading.get("/records", **params), statuses, detail)
 
 
-async def test_records_as_csv_stream_every_matching_record_with_a_header_line(loaded: Api) -> None:
-    as_json = (await loaded.get("/records", race="asian", limit=1000)).json()["items"]
+async def test_records_as_csv_stream_every_matching_record_with_a_header_line(reading: Api) -> None:
+    as_json = (await reading.get("/records", race="asian", limit=1000)).json()["items"]
 
-    response = await loaded.client.get(
-        "/records", params={"race": "asian"}, headers={**loaded.reader, "Accept": "text/csv"}
+    response = await reading.client.get(
+        "/records", params={"race": "asian"}, headers={**reading.reader, "Accept": "text/csv"}
     )
 
     assert response.status_code == 200
@@ -312,13 +348,13 @@ async def test_records_as_csv_stream_every_matching_record_with_a_header_line(lo
     assert lines[1:] == [["" if r[field] is None else str(r[field]) for field in RECORD_FIELDS] for r in as_json]
 
 
-async def test_records_as_csv_with_a_limit_are_that_page(loaded: Api) -> None:
-    headers = {**loaded.reader, "Accept": "text/csv"}
+async def test_records_as_csv_with_a_limit_are_that_page(reading: Api) -> None:
+    headers = {**reading.reader, "Accept": "text/csv"}
 
-    response = await loaded.client.get("/records", params={"limit": 3, "offset": 2}, headers=headers)
+    response = await reading.client.get("/records", params={"limit": 3, "offset": 2}, headers=headers)
 
     ids = [int(line[0]) for line in list(csv.reader(io.StringIO(response.text)))[1:]]
-    assert ids == [r["id"] for r in (await loaded.get("/records", limit=3, offset=2)).json()["items"]]
+    assert ids == [r["id"] for r in (await reading.get("/records", limit=3, offset=2)).json()["items"]]
 
 
 async def test_a_population_a_spreadsheet_would_run_as_a_formula_is_defused_in_csv(loaded: Api) -> None:
@@ -335,19 +371,19 @@ async def test_a_population_a_spreadsheet_would_run_as_a_formula_is_defused_in_c
     assert (await loaded.get(f"/records/{created.json()['id']}")).json()["population"] == formula
 
 
-async def test_a_csv_export_with_a_bad_filter_is_refused_as_json(loaded: Api) -> None:
-    response = await loaded.client.get(
-        "/records", params={"race": "martian"}, headers={**loaded.reader, "Accept": "text/csv"}
+async def test_a_csv_export_with_a_bad_filter_is_refused_as_json(reading: Api) -> None:
+    response = await reading.client.get(
+        "/records", params={"race": "martian"}, headers={**reading.reader, "Accept": "text/csv"}
     )
 
     assert_problem(response, {422}, "race: 'martian'")
 
 
-async def test_a_record_is_found_by_id_and_a_missing_one_is_404(loaded: Api) -> None:
-    first = (await loaded.get("/records", limit=1)).json()["items"][0]
+async def test_a_record_is_found_by_id_and_a_missing_one_is_404(reading: Api) -> None:
+    first = (await reading.get("/records", limit=1)).json()["items"][0]
 
-    assert (await loaded.get(f"/records/{first['id']}")).json() == first
-    assert_problem(await loaded.get("/records/999999"), {404}, "no record with id 999999")
+    assert (await reading.get(f"/records/{first['id']}")).json() == first
+    assert_problem(await reading.get("/records/999999"), {404}, "no record with id 999999")
 
 
 def new_record(**changes: Any) -> dict[str, Any]:
@@ -382,8 +418,10 @@ async def test_an_added_record_joins_its_races_dataset_and_can_be_deleted(loaded
 
 
 @pytest.mark.parametrize("footnote", [None, "40"])
-async def test_adding_a_record_that_exists_is_409(loaded: Api, footnote: str | None) -> None:
-    response = await loaded.client.post("/records", json=new_record(year=2017, footnote=footnote), headers=loaded.admin)
+async def test_adding_a_record_that_exists_is_409(reading: Api, footnote: str | None) -> None:
+    record = new_record(year=2017, footnote=footnote)
+
+    response = await reading.client.post("/records", json=record, headers=reading.admin)
 
     assert_problem(response, {409}, "race 'asian', population 'Asian Alone or in Combination', age range 25-34")
 
@@ -403,9 +441,9 @@ async def test_adding_a_record_that_exists_is_409(loaded: Api, footnote: str | N
     ],
 )
 async def test_a_record_breaking_a_rule_is_refused_naming_the_field(
-    loaded: Api, changes: dict[str, Any], detail: str
+    reading: Api, changes: dict[str, Any], detail: str
 ) -> None:
-    response = await loaded.client.post("/records", json=new_record(**changes), headers=loaded.admin)
+    response = await reading.client.post("/records", json=new_record(**changes), headers=reading.admin)
 
     assert_problem(response, {400, 422}, detail)
 
@@ -423,8 +461,8 @@ async def test_only_an_admin_may_add_or_delete_records(loaded: Api) -> None:
 # Comparisons
 
 
-async def test_the_golden_comparison_of_2019_at_age_30(loaded: Api) -> None:
-    response = await loaded.get("/comparisons", year=2019, age=30)
+async def test_the_golden_comparison_of_2019_at_age_30(reading: Api) -> None:
+    response = await reading.get("/comparisons", year=2019, age=30)
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -448,21 +486,21 @@ async def test_the_golden_comparison_of_2019_at_age_30(loaded: Api) -> None:
     assert set(body["comparison"]) == {"male", "female"}
 
 
-async def test_the_golden_percent_changes_of_asian_since_2010(loaded: Api) -> None:
-    body = (await loaded.get("/comparisons", year=2019, age=30, race="asian", base_year=2010, sex="male")).json()
+async def test_the_golden_percent_changes_of_asian_since_2010(reading: Api) -> None:
+    body = (await reading.get("/comparisons", year=2019, age=30, race="asian", base_year=2010, sex="male")).json()
 
     assert list(body["comparison"]) == ["male"]
     assert body["comparison"]["male"]["percent_change_income"] == 22.8
     assert body["comparison"]["male"]["percent_change_pop"] == 40.32
 
 
-async def test_a_footnoted_year_is_compared_on_its_first_listed_estimate(loaded: Api) -> None:
+async def test_a_footnoted_year_is_compared_on_its_first_listed_estimate(reading: Api) -> None:
     first = {
-        race: (await loaded.get("/records", race=race, age_range="35-44", year=2013)).json()["items"][0]
+        race: (await reading.get("/records", race=race, age_range="35-44", year=2013)).json()["items"][0]
         for race in ("white", "asian")
     }
 
-    body = (await loaded.get("/comparisons", year=2013, age_range="35-44", basis="current")).json()
+    body = (await reading.get("/comparisons", year=2013, age_range="35-44", basis="current")).json()
 
     incomes = [first[race]["female_median_income_current"] for race in ("white", "asian")]
     assert first["asian"]["footnote"] == "39"
@@ -470,8 +508,8 @@ async def test_a_footnoted_year_is_compared_on_its_first_listed_estimate(loaded:
 
 
 @pytest.mark.parametrize(("age", "bracket"), [(55, "55-64"), (64, "55-64"), (70, "65-74"), (75, "75+"), (101, "75+")])
-async def test_ages_over_54_map_to_their_brackets(loaded: Api, age: int, bracket: str) -> None:
-    response = await loaded.get("/comparisons", year=2019, age=age)
+async def test_ages_over_54_map_to_their_brackets(reading: Api, age: int, bracket: str) -> None:
+    response = await reading.get("/comparisons", year=2019, age=age)
 
     assert response.status_code == 200, response.text
     assert response.json()["age_range"] == bracket
@@ -486,9 +524,9 @@ async def test_ages_over_54_map_to_their_brackets(loaded: Api, age: int, bracket
     ],
 )
 async def test_a_race_without_data_for_the_year_is_404_naming_the_race_and_year(
-    loaded: Api, params: dict[str, Any], detail: str
+    reading: Api, params: dict[str, Any], detail: str
 ) -> None:
-    assert_problem(await loaded.get("/comparisons", **params), {404}, detail)
+    assert_problem(await reading.get("/comparisons", **params), {404}, detail)
 
 
 @pytest.mark.parametrize(
@@ -510,9 +548,9 @@ async def test_a_race_without_data_for_the_year_is_404_naming_the_race_and_year(
     ],
 )
 async def test_bad_comparison_parameters_are_refused_naming_them(
-    loaded: Api, params: dict[str, Any], detail: str
+    reading: Api, params: dict[str, Any], detail: str
 ) -> None:
-    assert_problem(await loaded.get("/comparisons", **params), {400, 422}, detail)
+    assert_problem(await reading.get("/comparisons", **params), {400, 422}, detail)
 
 
 # Entity tags
@@ -533,24 +571,24 @@ async def data_urls(api: Api) -> list[str]:
 
 
 async def test_every_data_get_sends_a_strong_etag_that_a_revalidation_answers_with_304_and_no_body(
-    loaded: Api,
+    reading: Api,
 ) -> None:
-    for url in await data_urls(loaded):
-        response = await loaded.client.get(url, headers=loaded.reader)
+    for url in await data_urls(reading):
+        response = await reading.client.get(url, headers=reading.reader)
         assert response.status_code == 200, (url, response.text)
         etag = response.headers["etag"]
         assert re.fullmatch(r'"[^"]+"', etag), (url, etag)  # strong: no W/ prefix
         assert response.headers["cache-control"] == "private, no-cache"
 
-        again = await loaded.client.get(url, headers={**loaded.reader, "If-None-Match": etag})
+        again = await reading.client.get(url, headers={**reading.reader, "If-None-Match": etag})
         assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag), url
-        other = await loaded.client.get(url, headers={**loaded.reader, "If-None-Match": '"something-else"'})
+        other = await reading.client.get(url, headers={**reading.reader, "If-None-Match": '"something-else"'})
         assert other.status_code == 200, url
 
 
-async def test_json_and_csv_of_the_same_records_have_different_etags(loaded: Api) -> None:
-    as_json = await loaded.get("/records")
-    as_csv = await loaded.client.get("/records", headers={**loaded.reader, "Accept": "text/csv"})
+async def test_json_and_csv_of_the_same_records_have_different_etags(reading: Api) -> None:
+    as_json = await reading.get("/records")
+    as_csv = await reading.client.get("/records", headers={**reading.reader, "Accept": "text/csv"})
 
     assert as_json.headers["etag"] != as_csv.headers["etag"]
     assert "Accept" in as_json.headers["vary"]

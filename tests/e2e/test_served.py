@@ -27,6 +27,7 @@ def test_a_fresh_checkout_serves_docs_schema_and_health_on_embedded_sqlite(tmp_p
     assert (tmp_path / "var" / "libdib.sqlite3").is_file(), "the embedded database lives under the working directory"
 
 
+@pytest.mark.long  # each served case starts a process; the fresh-checkout case above stays in the fast tier
 def test_every_request_gets_one_structured_log_line_with_its_request_id(tmp_path: Path) -> None:
     with served(tmp_path, env={"LIBDIB_DATABASE_URL": ""}) as server:
         response = httpx.get(f"{server.url}/no/such/route", headers={"x-request-id": "trace-12345678"})

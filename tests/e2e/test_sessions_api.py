@@ -235,6 +235,7 @@ async def test_a_login_flood_from_one_address_gets_401s_and_429s_while_another_a
     assert admin_status == 200
 
 
+@pytest.mark.long  # starts libdib serve; tests/e2e/test_served.py keeps one served case in the fast tier
 def test_libdib_serve_does_not_believe_x_forwarded_for_from_localhost_by_default(tmp_path: Path) -> None:
     with served(tmp_path, env={"LIBDIB_DATABASE_URL": ""}) as server:
         httpx.post(f"{server.url}/users", json={"username": "ada", "password": PASSWORD}).raise_for_status()
@@ -246,6 +247,7 @@ def test_libdib_serve_does_not_believe_x_forwarded_for_from_localhost_by_default
     assert [guess.status_code for guess in guesses] == [401] * THROTTLE_LIMIT + [429]
 
 
+@pytest.mark.long  # starts libdib serve; tests/e2e/test_served.py keeps one served case in the fast tier
 def test_restarting_with_another_admin_password_sets_it_and_ends_the_admins_sessions(tmp_path: Path) -> None:
     first = {"LIBDIB_DATABASE_URL": "", "LIBDIB_ADMIN_USERNAME": "root", "LIBDIB_ADMIN_PASSWORD": PASSWORD}
     with served(tmp_path, env=first) as server:

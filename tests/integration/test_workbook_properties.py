@@ -11,7 +11,7 @@ from tests.support.p8 import RACE_KEYS, P8Table, expected_observations, p8_table
 READER = PolarsWorkbookReader()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=p8_tables())
 def test_a_generated_table_reads_back_cell_for_cell_with_symbols_as_none(table: P8Table) -> None:
     census_table = READER.read(Workbook("generated.xlsx", p8_workbook(table)))
@@ -21,7 +21,7 @@ def test_a_generated_table_reads_back_cell_for_cell_with_symbols_as_none(table: 
     assert census_table.constant_dollar_year == table.constant_dollar_year
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=p8_tables())
 def test_a_table_written_with_inline_strings_reads_the_same(table: P8Table) -> None:
     census_table = READER.read(Workbook("generated.xlsx", p8_workbook(table, constant_memory=True)))

@@ -13,7 +13,7 @@ from libdib.domain.census import Basis, CensusTable, Observation, Sex
 from libdib.domain.comparisons import ComparisonService, SexComparison, bracket_of, check_races, percent_change
 from libdib.domain.errors import InvalidInput, NotFound
 from libdib.domain.ports import Provenance
-from tests.fakes import MemoryWorker
+from tests.fakes import TEST_LEASE_SECONDS, MemoryWorker
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +50,7 @@ WHITE = [
 
 @pytest.fixture
 async def service() -> ComparisonService:
-    store = InMemoryStore()
+    store = InMemoryStore(lease=TEST_LEASE_SECONDS)
     unit_of_work = store.unit_of_work
 
     async with unit_of_work() as uow:

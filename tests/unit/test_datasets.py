@@ -19,7 +19,7 @@ from libdib.domain.datasets import (
 )
 from libdib.domain.errors import InvalidInput, NotFound, SourceUnavailable, WorkbookInvalid
 from libdib.domain.ports import RecordFilter, UnitOfWork, Workbook, WorkbookReader, WorkbookSource
-from tests.fakes import FixedClock, MemoryWorker
+from tests.fakes import TEST_LEASE_SECONDS, FixedClock, MemoryWorker
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +69,7 @@ def reader() -> StubReader:
 
 @pytest.fixture
 def store() -> InMemoryStore:
-    return InMemoryStore()
+    return InMemoryStore(lease=TEST_LEASE_SECONDS)
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"jwt_secret": "short"}, "LIBDIB_JWT_SECRET", "at least 32 characters"),
         ({"admin_username": "root"}, "LIBDIB_ADMIN_PASSWORD", "both or neither"),
         ({"session_max_age": "0"}, "LIBDIB_SESSION_MAX_AGE", ">= 1"),
+        ({"epoch_lease": "0"}, "LIBDIB_EPOCH_LEASE", "> 0"),
         ({"forwarded_allow_ips": "proxy.local"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'proxy.local' is neither"),
         ({"forwarded_allow_ips": "10.0.0.1/8"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'10.0.0.1/8' is neither"),
         ({"forwarded_allow_ips": "*"}, "LIBDIB_FORWARDED_ALLOW_IPS", "'*' is neither"),
