@@ -52,7 +52,7 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Services,
         yield built, hasher
 
 
-async def test_a_hundred_concurrent_guesses_for_one_username_check_at_most_ten_passwords(
+async def test_a_hundred_concurrent_guesses_for_one_username_check_at_most_ten_wrong_passwords_in_a_row(
     world: tuple[Services, SlowCountingHasher],
 ) -> None:
     services, hasher = world
