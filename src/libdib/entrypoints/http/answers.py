@@ -11,7 +11,7 @@ answered (and the worker's lease has seen its epoch) no worker serves what it re
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl
@@ -40,10 +40,11 @@ class Answer:
     status: int
     headers: RawHeaders
     body: bytes
+    etag: bytes = field(init=False)
+    """The entity tag the app gave it, found once when kept rather than on every revalidation."""
 
-    def etag(self) -> bytes:
-        """The entity tag the app gave it."""
-        return next((value for name, value in self.headers if name == b"etag"), b"")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "etag", next((value for name, value in self.headers if name == b"etag"), b""))
 
 
 def _size(answer: Answer) -> int:
@@ -108,8 +109,8 @@ class KeptAnswers:
             await self.app(scope, receive, self._keeping(key, version, send))
             return
         if_none_match = next((value for name, value in scope["headers"] if name == b"if-none-match"), b"")
-        if if_none_match and matches(if_none_match, answer.etag()):
-            await send_not_modified(send, answer.etag())
+        if if_none_match and matches(if_none_match, answer.etag):
+            await send_not_modified(send, answer.etag)
             return
         # New message dicts and a new header list each time: later middleware may change what it is sent.
         start: HTTPResponseStartEvent = {

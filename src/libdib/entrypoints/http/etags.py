@@ -28,6 +28,9 @@ def entity_tag(version: str, accept: bytes) -> bytes:
 
 def matches(if_none_match: bytes, tag: bytes) -> bool:
     """Whether an ``If-None-Match`` list names ``tag`` (compared weakly, as RFC 9110 says for this header)."""
+    if if_none_match == tag:
+        # What a client sends back nearly always: the one tag it was given; no list to split.
+        return True
     candidates = (candidate.strip().removeprefix(b"W/") for candidate in if_none_match.split(b","))
     return any(candidate in {tag, b"*"} for candidate in candidates)
 
