@@ -62,7 +62,7 @@ AGE_SECTIONS: Final = "15 to 24 Years, 25 to 34 Years, ..., 65 to 74 Years, 75 Y
 YEAR_OBJECTS: Final = tuple(range(MIN_YEAR, MAX_YEAR + 1))
 
 YearRows = tuple[str, str, int, pl.DataFrame]
-"""A sheet's race group, title, constant-dollar year and checked year rows."""
+"""A sheet's race group, title, constant-dollar year and checked year rows (``stored_columns``: what a row stores)."""
 READ_ERRORS: Final = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, zipfile.BadZipFile)
 
 # tuple.__new__ builds the named tuple in C, skipping Observation(...)'s Python-level __new__ for every row.
@@ -129,7 +129,7 @@ def read_years(name: str, excel: Any, odd_cells: OddCells) -> YearRows:
         raise WorkbookInvalid(name, "has no year rows (such as '2019' in column A followed by six numbers)")
     if dollar_year is None:
         raise WorkbookInvalid(name, "names no constant-dollar year (such as '2019 dollars') in its headers")
-    return race_key(name, title), title, dollar_year, years
+    return race_key(name, title), title, dollar_year, stored_columns(years)
 
 
 def refuse_odd_cells(name: str, years: pl.DataFrame, odd_cells: OddCells) -> None:
@@ -308,12 +308,26 @@ def shown(index: int) -> pl.Expr:
     return pl.when(value == value.floor()).then(whole).otherwise(value.cast(pl.String)).fill_null(value.cast(pl.String))
 
 
+def stored_columns(years: pl.DataFrame) -> pl.DataFrame:
+    """Only what an observation stores, in its field order, the numbers as Int32.
+
+    The frame crosses a process boundary: without the sheet's labels and the cells' texts (the numbers they
+    spell are folded in here) it is a fraction of the size to send and to rebuild.
+    """
+    return years.select(
+        "population",
+        "age_range",
+        "year",
+        "footnote",
+        *(
+            cell_value(pl.col(number), pl.col(text).str.strip_chars()).cast(pl.Int32).alias(number)
+            for number, text in zip(NUMBERS, TEXTS, strict=True)
+        ),
+    )
+
+
 def observation_columns(years: pl.DataFrame) -> tuple[list[Any], ...]:
     """The year rows' fields as Python lists, sharing one object for each repeated string and year."""
-    years = years.with_columns(
-        cell_value(pl.col(number), pl.col(text).str.strip_chars()).cast(pl.Int32).alias(number)
-        for number, text in zip(NUMBERS, TEXTS, strict=True)
-    )
     return (
         runs(years.get_column("population")),
         runs(years.get_column("age_range")),

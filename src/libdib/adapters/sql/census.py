@@ -179,8 +179,9 @@ class SqlDatasetRepository(DatasetRepository):
         dataset = await self._upsert_dataset(table, provenance, loaded_at)
         had_rows = (await self._connection.execute(select(exists().where(records.c.race == table.race)))).scalar()
         twice = Conflict(f"the table of race {table.race!r} lists a row twice")
+        copied = not had_rows and self._connection.dialect.name == "postgresql"
         try:
-            if not had_rows and self._connection.dialect.name == "postgresql":
+            if copied:
                 await self._copy_records(dataset, table)
             else:
                 await self._merge_from_staging(dataset, table, had_rows=bool(had_rows))
@@ -192,6 +193,10 @@ class SqlDatasetRepository(DatasetRepository):
             ):
                 raise twice from None
             raise
+        if copied:
+            # The COPY wrote every row of the table, or the unique index refused it whole: nothing to count.
+            return dataset
+        # A merge may skip a second row of one key (an unchanged record meets it twice), so count what is there.
         count = select(func.count()).select_from(records).where(records.c.race == table.race)
         if (await self._connection.execute(count)).scalar_one() != len(table.observations):
             raise twice
