@@ -36,9 +36,10 @@ a hash on one core (RFC 9106's 4 lanes would take every core of a small server f
 HASHING_NICENESS = 19
 """The hashing processes' CPU priority (``nice``): the lowest, so that a waking event loop (or the database)
 preempts a hash at once and reads keep their latency during a login storm (``bench --only logins``)."""
-QUEUE_PER_PROCESS = 4
+QUEUE_PER_PROCESS = 8
 """Callers that may wait for a hashing process, per process; past that they are turned away at once, so that a
-flood of logins is refused early instead of making everyone (a legitimate login too) wait seconds for a slot."""
+flood of logins is refused early instead of making everyone (a legitimate login too) wait seconds for a slot.
+Eight: a 2-core server (one hashing process) takes 8 clients logging in at once without turning one away."""
 
 
 @functools.cache
@@ -78,12 +79,12 @@ def _verify(password: str, password_hash: str) -> tuple[bool, str | None]:
 
 
 def default_concurrency() -> int:
-    """One hashing process per CPU core.
+    """One hashing process per CPU core, less one core kept for serving (at least one).
 
-    argon2 runs one lane, so each process keeps at most one core busy; more would not hash faster. Every core
-    may hash: at the lowest priority, a hash takes only the CPU that serving leaves idle.
+    argon2 runs one lane, so each process keeps at most one core busy. Even at the lowest priority a hash on
+    every core delays the reads' wake-ups more than one core fewer (``bench --only logins``, A/B).
     """
-    return os.cpu_count() or 1
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class PasslibPasswordHasher(PasswordHasher):
