@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import multiprocessing
 import os
 import secrets
-import sys
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 import anyio
@@ -22,9 +23,6 @@ T = TypeVar("T")
 BCRYPT_MAX_BYTES = 72
 """bcrypt only ever used the first 72 bytes; bcrypt 5 raises instead of truncating (LIBRARY-NOTES §6)."""
 DEFAULT_WAIT_SECONDS = 5.0
-QUEUE_PER_THREAD = 4
-"""Callers that may wait for a hashing thread, per thread; past that they are turned away at once, so that a
-flood of logins is refused early instead of making everyone (a legitimate login too) wait seconds for a slot."""
 STRENGTH_INPUT_LIMIT = 128
 """zxcvbn's matching grows fast with length (and it raises past 72 characters unless told otherwise);
 the policy allows no longer passwords anyway."""
@@ -36,26 +34,55 @@ a hash on one core (RFC 9106's 4 lanes would take every core of a small server f
 
 
 HASHING_NICENESS = 19
-"""The hashing threads' CPU priority (Linux ``nice``, per thread): the lowest, so that a waking event loop
+"""The hashing processes' CPU priority (``nice``): the lowest, so that a waking event loop (or the database)
 preempts a hash at once and reads keep their latency during a login storm (``bench --only logins``)."""
+QUEUE_PER_PROCESS = 8
+"""Callers that may wait for a hashing process, per process; past that they are turned away at once, so that a
+flood of logins is refused early instead of making everyone (a legitimate login too) wait seconds for a slot.
+Eight: a 2-core server (one hashing process) takes 8 clients logging in at once without turning one away."""
 
 
-def _lower_thread_priority() -> None:
-    """Let the kernel run the event loop (and the database) first when a hash competes for a core.
+@functools.cache
+def _crypt_context() -> CryptContext:
+    """argon2id for new hashes, bcrypt still read; one per process (built on first use in each child)."""
+    return CryptContext(schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"], **ARGON2_SETTINGS)
 
-    Without it a stream of logins holds the cores the reads need (``bench``'s login rows show the difference).
-    Linux gives each thread its own niceness; elsewhere ``setpriority`` would slow the whole process, so it is
-    left alone.
+
+def _start_hashing_process() -> None:
+    """Run at the lowest priority, so the kernel runs the serving process (and the database) first.
+
+    A process, not a thread: a low-priority thread still shares the server's GIL, and passlib's Python around
+    each hash holds it, so a preempted hashing thread kept the event loop waiting for the lock (the read p99
+    grew several-fold during a login storm). A child process has a GIL of its own.
     """
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
+    _crypt_context()
+
+
+def _hash(password: str) -> str:
+    return str(_crypt_context().hash(password))
+
+
+def _verify(password: str, password_hash: str) -> tuple[bool, str | None]:
+    context = _crypt_context()
+    scheme = context.identify(password_hash, required=False)
+    if scheme is None:
+        return False, None
+    secret = password.encode()[:BCRYPT_MAX_BYTES] if scheme == "bcrypt" else password
+    try:
+        matches = context.verify(secret, password_hash)
+    except (ValueError, TypeError):  # a corrupt stored hash or a password over passlib's size limit
+        return False, None
+    if matches and context.needs_update(password_hash):
+        return True, context.hash(password)  # the FULL password, not the truncated bcrypt input
+    return matches, None
 
 
 def default_concurrency() -> int:
-    """One hash at a time per CPU core, less one core kept for the event loop (at least one).
+    """One hashing process per CPU core, less one core kept for serving (at least one).
 
-    argon2 releases the GIL, so each worker thread keeps one core busy; more threads would not hash faster,
-    they would only starve the requests that do not hash.
+    argon2 runs one lane, so each process keeps at most one core busy. Even at the lowest priority a hash on
+    every core delays the reads' wake-ups more than one core fewer (``bench --only logins``, A/B).
     """
     return max(1, (os.cpu_count() or 1) - 1)
 
@@ -63,9 +90,10 @@ def default_concurrency() -> int:
 class PasslibPasswordHasher(PasswordHasher):
     """argon2id for new hashes; bcrypt hashes still verify and are replaced on login.
 
-    Every hash runs in one of ``max_concurrency`` low-priority worker threads. At most ``max_waiting`` callers
-    queue for a free one; any more, and any caller that waits longer than ``wait_seconds``, get ``Unavailable``
-    (503) instead of queueing without bound.
+    Every hash runs in one of ``max_concurrency`` low-priority child processes (spawned, not forked: the
+    server has threads and an event loop a fork would copy mid-flight). At most ``max_waiting`` callers queue
+    for a free one; any more, and any caller that waits longer than ``wait_seconds``, get ``Unavailable`` (503)
+    instead of queueing without bound.
     """
 
     def __init__(
@@ -74,41 +102,29 @@ class PasslibPasswordHasher(PasswordHasher):
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         max_waiting: int | None = None,
     ) -> None:
-        self._context = CryptContext(
-            schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"], **ARGON2_SETTINGS
-        )
-        threads = max_concurrency or default_concurrency()
-        self._limiter = anyio.CapacityLimiter(threads)
-        self._threads = ThreadPoolExecutor(threads, "libdib-hash", initializer=_lower_thread_priority)
+        self._size = max_concurrency or default_concurrency()
+        self._limiter = anyio.CapacityLimiter(self._size)
+        self._processes = self._new_pool()
         self._wait_seconds = wait_seconds
-        self._max_waiting = QUEUE_PER_THREAD * threads if max_waiting is None else max_waiting
+        self._max_waiting = QUEUE_PER_PROCESS * self._size if max_waiting is None else max_waiting
         # A real hash of a random password, so a login for an unknown user costs one real verification.
-        self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
+        self._dummy_hash = _crypt_context().hash(secrets.token_urlsafe(16))
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        spawn = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(self._size, mp_context=spawn, initializer=_start_hashing_process)
 
     async def hash(self, password: str) -> str:
         """A new argon2id hash of ``password``."""
-        return await self._off_loop(self._context.hash, password)
+        return await self._off_loop(_hash, password)
 
     async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
         """Whether ``password`` matches; for a match against an outdated hash, also its argon2id hash."""
-        return await self._off_loop(self._verify, password, password_hash)
+        return await self._off_loop(_verify, password, password_hash)
 
     async def dummy_verify(self) -> None:
         """Spend one argon2 verification (for unknown users)."""
-        await self._off_loop(self._verify, secrets.token_urlsafe(16), self._dummy_hash)
-
-    def _verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
-        scheme = self._context.identify(password_hash, required=False)
-        if scheme is None:
-            return False, None
-        secret = password.encode()[:BCRYPT_MAX_BYTES] if scheme == "bcrypt" else password
-        try:
-            matches = self._context.verify(secret, password_hash)
-        except (ValueError, TypeError):  # a corrupt stored hash or a password over passlib's size limit
-            return False, None
-        if matches and self._context.needs_update(password_hash):
-            return True, self._context.hash(password)  # the FULL password, not the truncated bcrypt input
-        return matches, None
+        await self._off_loop(_verify, secrets.token_urlsafe(16), self._dummy_hash)
 
     async def _off_loop(self, work: Callable[..., T], *args: str) -> T:
         if self._limiter.available_tokens < 1 and self._limiter.statistics().tasks_waiting >= self._max_waiting:
@@ -119,7 +135,11 @@ class PasslibPasswordHasher(PasswordHasher):
         except TimeoutError:
             raise Unavailable("password hashing is busy; try again in a few seconds") from None
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._processes, work, *args)
+        except BrokenProcessPool:
+            # A hashing process died (killed, out of memory): later logins get a fresh pool, this one a 503.
+            self._processes = self._new_pool()
+            raise Unavailable("password hashing restarted; try again in a few seconds") from None
         finally:
             self._limiter.release()
 
