@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from libdib.adapters.child_processes import exit_with_parent
 from libdib.domain.charts import Chart, ChartFormat, ChartLine
 from libdib.domain.errors import Unavailable
 from libdib.domain.ports import ChartRenderer
@@ -58,7 +59,8 @@ class MatplotlibChartRenderer(ChartRenderer):
 
 _POOL: list[ProcessPoolExecutor] = []
 """The one chart child of this process, started on the first chart: starting it (importing matplotlib) takes
-seconds, so every renderer of the process shares it; the executor stops it at interpreter exit."""
+seconds, so every renderer of the process shares it. It ends with the process, however that ends (see
+``child_processes``)."""
 
 
 def start_chart_process() -> None:
@@ -78,7 +80,8 @@ def _prepare() -> None:
 def _pool() -> ProcessPoolExecutor:
     if not _POOL:
         # spawn, not fork: the server's threads and event loop must not be copied into the child.
-        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+        spawn = multiprocessing.get_context("spawn")
+        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exit_with_parent))
     return _POOL[0]
 
 

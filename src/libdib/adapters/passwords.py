@@ -16,6 +16,7 @@ import anyio
 from passlib.context import CryptContext
 from zxcvbn import zxcvbn
 
+from libdib.adapters.child_processes import exit_with_parent
 from libdib.domain.errors import Unavailable
 from libdib.domain.ports import PasswordHasher, PasswordStrength
 
@@ -55,6 +56,7 @@ def _start_hashing_process() -> None:
     each hash holds it, so a preempted hashing thread kept the event loop waiting for the lock (the read p99
     grew several-fold during a login storm). A child process has a GIL of its own.
     """
+    exit_with_parent()
     os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
     _crypt_context()
 
