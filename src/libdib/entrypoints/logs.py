@@ -82,20 +82,39 @@ FLUSH_SECONDS = 0.05
 """How long an access line may wait to be written with the lines after it."""
 
 
+class AccessLine(msgspec.Struct, gc=False):
+    """An access line's fields, in the order structlog writes the other lines' (event first, timestamp last)."""
+
+    event: str
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    request_id: str
+    client: str | None
+    level: str
+    logger: str
+    timestamp: str
+
+
+Pending = tuple[float, str, str, int, float, str, str | None]
+"""What a request leaves to be logged: when it ended, then its fields in ``AccessLine`` order."""
+
+
 class AccessLog:
     """The per-request access line: the shape of every other log line, without their processor chain.
 
-    Its fields are fixed, so the line is laid out directly (only the values a client chooses are JSON-encoded),
-    its timestamp reuses the formatted second it falls in, and lines are written together at most
-    ``FLUSH_SECONDS`` after the first of them, one write for many requests. The stdlib logger
-    ``libdib.access`` still decides whether it is on (``LIBDIB_LOG_LEVEL`` above INFO turns it off). Where
-    lines are rendered for a developer's terminal, access lines go through structlog like the others.
+    A request only queues its fields; the lines are encoded and written together at most ``FLUSH_SECONDS``
+    after the first of them, one encoder call and one write for many requests, so the per-request part stays
+    a tuple and an append. The stdlib logger ``libdib.access`` still decides whether it is on
+    (``LIBDIB_LOG_LEVEL`` above INFO turns it off). Where lines are rendered for a developer's terminal,
+    access lines go through structlog like the others.
     """
 
     def __init__(self) -> None:
         self._switch = logging.getLogger(ACCESS_LOGGER)
-        self._lines: list[str] = []
-        self._encode = msgspec.json.Encoder().encode
+        self._pending: list[Pending] = []
+        self._encode_lines = msgspec.json.Encoder().encode_lines
         self._second = -1
         self._second_text = ""
         atexit.register(self.flush)
@@ -112,26 +131,35 @@ class AccessLog:
             fields = {"status": status, "duration_ms": duration_ms, "request_id": request_id, "client": client}
             structlog.get_logger(ACCESS_LOGGER).info("request", method=method, path=path, **fields)
             return
-        encode = self._encode
-        if not self._lines:
+        if not self._pending:
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-        self._lines.append(
-            f'{{"event":"request","method":{encode(method).decode()},"path":{encode(path).decode()},'
-            f'"status":{status},"duration_ms":{duration_ms},"request_id":{encode(request_id).decode()},'
-            f'"client":{encode(client).decode()},"level":"info","logger":"{ACCESS_LOGGER}",'
-            f'"timestamp":"{self._timestamp()}"}}'
-        )
+        self._pending.append((time.time(), method, path, status, duration_ms, request_id, client))
 
     def flush(self) -> None:
         """Write every queued line to standard error."""
-        if self._lines:
-            lines, self._lines = self._lines, []
-            sys.stderr.write("\n".join(lines) + "\n")
-            sys.stderr.flush()
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        lines = [
+            AccessLine(
+                "request",
+                method,
+                path,
+                status,
+                duration,
+                request_id,
+                client,
+                "info",
+                ACCESS_LOGGER,
+                self._timestamp(when),
+            )
+            for when, method, path, status, duration, request_id, client in pending
+        ]
+        sys.stderr.write(self._encode_lines(lines).decode())
+        sys.stderr.flush()
 
-    def _timestamp(self) -> str:
-        """The time in ISO 8601, UTC, to the microsecond, as structlog's ``TimeStamper`` writes it."""
-        now = time.time()
+    def _timestamp(self, now: float) -> str:
+        """``now`` in ISO 8601, UTC, to the microsecond, as structlog's ``TimeStamper`` writes it."""
         second = int(now)
         if second != self._second:
             self._second = second
