@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
-from urllib.parse import parse_qsl
 
 from cachetools import LRUCache
 from litestar.enums import ScopeType
@@ -24,6 +22,7 @@ from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Sc
 
 from libdib.bootstrap import Services
 from libdib.entrypoints.http.etags import DataETagMiddleware, matches, send_not_modified
+from libdib.entrypoints.http.query_check import canonical_query
 
 KEPT_BYTES = 64 * 1024 * 1024
 """The bodies a worker keeps at most, in bytes; the least recently used answer is forgotten first."""
@@ -58,9 +57,8 @@ def keeps(handler: BaseRouteHandler) -> bool:
 
 def key_of(scope: Scope) -> Key:
     """Path, query parameters in a canonical order (by name; repeated names keep their order) and ``Accept``."""
-    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
-    return scope["path"], tuple(sorted(query, key=itemgetter(0))), accept
+    return scope["path"], canonical_query(scope.get("query_string", b"")), accept
 
 
 class KeptAnswerStore:

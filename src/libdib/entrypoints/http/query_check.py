@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -10,6 +12,44 @@ from litestar.enums import ScopeType
 from litestar.exceptions import ClientException
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+QueryPairs = tuple[tuple[str, str], ...]
+REMEMBERED_QUERIES = 4096
+"""Query strings whose parse a worker remembers: the same few are asked again and again."""
+LONGEST_REMEMBERED = 1024
+"""A longer query string is parsed each time, so that the memo stays small whatever clients send."""
+
+
+def query_pairs(query: bytes) -> QueryPairs:
+    """The name and value pairs of a query string, in order; blank values kept."""
+    if len(query) > LONGEST_REMEMBERED:
+        return _parsed(query)
+    return _remembered(query)
+
+
+def canonical_query(query: bytes) -> QueryPairs:
+    """The pairs sorted by name (repeated names keep their order): one key for the same question however asked."""
+    if len(query) > LONGEST_REMEMBERED:
+        return _sorted(_parsed(query))
+    return _remembered_canonical(query)
+
+
+def _parsed(query: bytes) -> QueryPairs:
+    return tuple(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+
+
+def _sorted(pairs: QueryPairs) -> QueryPairs:
+    return tuple(sorted(pairs, key=itemgetter(0)))
+
+
+@lru_cache(maxsize=REMEMBERED_QUERIES)
+def _remembered(query: bytes) -> QueryPairs:
+    return _parsed(query)
+
+
+@lru_cache(maxsize=REMEMBERED_QUERIES)
+def _remembered_canonical(query: bytes) -> QueryPairs:
+    return _sorted(_remembered(query))
 
 
 def declared_query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
@@ -45,7 +85,7 @@ class UnknownQueryParameters:
         if self._declared is None:
             self._declared = declared_query_parameters(scope["litestar_app"])
         declared = self._declared.get(id(scope["route_handler"]), frozenset())
-        names = dict.fromkeys(name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        names = dict.fromkeys(name for name, _ in query_pairs(query))
         unknown = [name for name in names if name not in declared]
         if unknown:
             raise ClientException(_message(unknown, declared, scope))
