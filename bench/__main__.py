@@ -26,7 +26,7 @@ from bench.report import Row
 
 ACCESS_LOG_BUDGET = 0.10
 """The most of a cached read's throughput the access log may cost."""
-ACCESS_LOG_PAIRS = 3
+ACCESS_LOG_PAIRS = 5
 """Pairs of servers (one logging, one not) the access log's cost is measured on; their median is the figure."""
 ACCESS_LOG_ROUNDS = 4
 """Alternating rounds per side and pair; an even number, so each side goes first as often."""
