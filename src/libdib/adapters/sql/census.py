@@ -98,7 +98,7 @@ TABLE_ROWS = (
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
 (FOREIGN_KEY,) = (key.name for key in records.foreign_key_constraints)
-"""The records' key to their dataset: enforced by PostgreSQL, whatever a load does (``_checked_once``)."""
+"""The records' key to their dataset: enforced by PostgreSQL, whatever a load does (``_built_after``)."""
 LOAD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('libdib.datasets'), hashtext(:race))"
 """Loads of one race group take turns: the second replaces what the first committed, instead of failing on it."""
 
@@ -249,43 +249,56 @@ class SqlDatasetRepository(DatasetRepository):
     async def _copy_records(self, dataset: Dataset, table: CensusTable) -> None:
         """COPY a first load's rows into the records in table order, so the sequence numbers them in that order.
 
-        Into a database that holds no other census data, the foreign key is checked once for all rows rather
-        than row by row (``_checked_once``).
+        Into a database that holds no other census data, the foreign key is checked and the indexes are built
+        once for all rows rather than row by row (``_built_after``).
         """
         head = (dataset.id, table.race, table.constant_dollar_year)
         rows = ((*head, *observation, position) for position, observation in enumerate(table.observations))
         driver = await self._driver()
-        async with self._checked_once(driver, dataset):
+        async with self._built_after(driver, dataset):
             await driver.copy_records_to_table(
                 records.name, records=rows, columns=[*STORED_COLUMNS, "position"], timeout=LOAD_STATEMENT_SECONDS
             )
 
     @asynccontextmanager
-    async def _checked_once(self, driver: asyncpg.Connection, dataset: Dataset) -> AsyncIterator[None]:
-        """While the block runs, the records' foreign key is dropped, then declared again with its own definition.
+    async def _built_after(self, driver: asyncpg.Connection, dataset: Dataset) -> AsyncIterator[None]:
+        """Into an empty database, run the block without the records' foreign key and secondary indexes.
 
-        Checked row by row, the key costs a COPY about half as much again as the COPY itself; declaring it again
-        has PostgreSQL check every row in one statement. Only when no other dataset and no record exist: the
-        ``ACCESS EXCLUSIVE`` locks that dropping the key takes (on both tables, until commit) then hold back only
-        readers of an empty database, never another race group's. Data writes take the epoch's lock first
-        (``_serialize_data_writes``), so none adds a dataset or a record between the look and the drop. Inside
-        the transaction, as everything else a load does: a failed load leaves the key as it was.
+        They are then declared again from their own definitions. Checked row by row, the key runs a query for
+        every row the COPY writes, and indexes updated row by row (the natural key's in no useful order) cost
+        the COPY more than its rows do; declaring the key again has PostgreSQL check every row in one statement,
+        and an index built at once sorts its rows. Only when no other dataset and no record exist: the
+        ``ACCESS EXCLUSIVE`` locks the drops take (on both tables, until commit) then hold back only readers of
+        an empty database, never another race group's. Data writes take the epoch's lock first
+        (``_serialize_data_writes``), so none adds a dataset or a record between the look and the drops. Inside
+        the transaction, as everything else a load does: a failed load leaves the key and the indexes as they
+        were, and a row listed twice fails the unique index's build as it fails a COPY.
         """
         alone = select(~exists().where(datasets.c.id != dataset.id) & ~exists(select(records.c.id)))
-        definition = None
-        if (await self._connection.execute(alone)).scalar_one():
-            definition = await driver.fetchval(
-                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
-                records.name,
-                FOREIGN_KEY,
-            )
-        if definition is not None:
+        if not (await self._connection.execute(alone)).scalar_one():
+            yield
+            return
+        key = await driver.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
+            records.name,
+            FOREIGN_KEY,
+        )
+        indexes = await driver.fetch(
+            "SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition FROM pg_index"
+            " WHERE indrelid = $1::regclass AND NOT EXISTS (SELECT FROM pg_constraint WHERE conindid = indexrelid)"
+            " ORDER BY indexrelid",
+            records.name,
+        )
+        if key is not None:
             await driver.execute(f'ALTER TABLE {records.name} DROP CONSTRAINT "{FOREIGN_KEY}"')
+        for index in indexes:
+            await driver.execute(f"DROP INDEX {index['name']}")
         yield
-        if definition is not None:
+        for index in indexes:
+            await driver.execute(index["definition"], timeout=LOAD_STATEMENT_SECONDS)
+        if key is not None:
             await driver.execute(
-                f'ALTER TABLE {records.name} ADD CONSTRAINT "{FOREIGN_KEY}" {definition}',
-                timeout=LOAD_STATEMENT_SECONDS,
+                f'ALTER TABLE {records.name} ADD CONSTRAINT "{FOREIGN_KEY}" {key}', timeout=LOAD_STATEMENT_SECONDS
             )
 
     async def _merge_from_staging(self, dataset: Dataset, table: CensusTable, *, had_rows: bool) -> None:
