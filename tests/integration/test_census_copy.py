@@ -280,3 +280,15 @@ async def test_readers_of_a_loaded_race_are_not_held_back_while_another_race_loa
         await writer.commit()
 
     assert len(await years_of(uow_factory, "asian")) == 500
+
+
+async def test_a_first_load_into_an_empty_database_does_not_wait_for_a_reader_in_a_transaction(
+    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A reader holding the datasets may go on to the records: the load checks row by row rather than wait."""
+    async with engine.connect() as reader:
+        await reader.execute(text("SELECT count(*) FROM datasets"))
+        with anyio.fail_after(10):
+            await load(uow_factory, table(2000))
+        assert (await reader.execute(text("SELECT count(*) FROM income_records"))).scalar_one() == 2000
+    assert len(await years_of(uow_factory)) == 2000

@@ -86,6 +86,7 @@ STAGING = Table(
 ``ordinal`` is the row's place in the table (the records' ``position``)."""
 CARDINALITY_VIOLATION = "21000"
 UNIQUE_VIOLATION = "23505"
+LOCK_NOT_AVAILABLE = "55P03"
 LOAD_STATEMENT_SECONDS = 3600
 """How long one statement of a load may take: its time grows with the table, so it is bounded to catch a stuck
 server, not sized like a request's queries (the engine's command timeout)."""
@@ -275,7 +276,7 @@ class SqlDatasetRepository(DatasetRepository):
         were, and a row listed twice fails the unique index's build as it fails a COPY.
         """
         alone = select(~exists().where(datasets.c.id != dataset.id) & ~exists(select(records.c.id)))
-        if not (await self._connection.execute(alone)).scalar_one():
+        if not (await self._connection.execute(alone)).scalar_one() or not await self._locked_at_once():
             yield
             return
         key = await driver.fetchval(
@@ -300,6 +301,22 @@ class SqlDatasetRepository(DatasetRepository):
             await driver.execute(
                 f'ALTER TABLE {records.name} ADD CONSTRAINT "{FOREIGN_KEY}" {key}', timeout=LOAD_STATEMENT_SECONDS
             )
+
+    async def _locked_at_once(self) -> bool:
+        """Whether the records and datasets were locked for the drops, at once; else no lock is taken.
+
+        A reader that read the datasets and now reads the records would wait for a load that waits for it:
+        never waiting for these locks, a load in that case checks row by row rather than deadlock.
+        """
+        lock = text(f"LOCK TABLE {records.name}, {datasets.name} IN ACCESS EXCLUSIVE MODE NOWAIT")
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(lock)
+        except DBAPIError as error:
+            if _sqlstate(error) != LOCK_NOT_AVAILABLE:
+                raise
+            return False
+        return True
 
     async def _merge_from_staging(self, dataset: Dataset, table: CensusTable, *, had_rows: bool) -> None:
         """Stage the rows, delete the race's records the table no longer lists, upsert the rest by natural key."""
