@@ -36,13 +36,8 @@ def fingerprint(deployment: Deployment) -> dict[str, str]:
     return {table: deployment.sql(DIGEST.format(table=table)) for table in ("datasets", "income_records")}
 
 
-def test_a_load_killed_while_storing_rows_leaves_the_previous_rows_intact(
-    deployment: Deployment, tmp_path: Path
-) -> None:
-    deployment.run("load")  # the real workbooks from LIBDIB_CENSUS_SOURCE
-    before = fingerprint(deployment)
-    assert not before["income_records"].startswith("0 "), "the real workbooks were loaded"
-    # The same race group as a loaded workbook, so the killed load was replacing rows that must survive.
+def load_killed_while_storing(deployment: Deployment, tmp_path: Path) -> None:
+    """Start ``libdib load`` of a large Asian table, SIGKILL it while it writes records, wait for the rollback."""
     workbook = tmp_path / "p08a-large.xlsx"
     p8.write_large_workbook(workbook, race="asian", rows=LARGE_WORKBOOK_ROWS)
     loading = subprocess.Popen(
@@ -62,6 +57,33 @@ def test_a_load_killed_while_storing_rows_leaves_the_previous_rows_intact(
     # PostgreSQL rolls the transaction back when it notices the client is gone; wait for that.
     deployment.cluster.wait_until(LOADER_GONE, deployment.database, timeout=30)
 
+
+def test_a_load_killed_while_storing_rows_leaves_the_previous_rows_intact(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    deployment.run("load")  # the real workbooks from LIBDIB_CENSUS_SOURCE
+    before = fingerprint(deployment)
+    assert not before["income_records"].startswith("0 "), "the real workbooks were loaded"
+    # The same race group as a loaded workbook, so the killed load was replacing rows that must survive.
+    load_killed_while_storing(deployment, tmp_path)
+
     assert fingerprint(deployment) == before
     deployment.run("load")  # nothing the killed load left behind (a lock, a marker) blocks the next one
     assert fingerprint(deployment)["datasets"].split()[0] == before["datasets"].split()[0]
+
+
+def test_a_first_load_killed_while_copying_into_an_empty_database_leaves_it_empty_with_its_foreign_key(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """A first load into an empty database checks the key once, after its COPY; killed before, the key stays."""
+    foreign_key = (
+        "SELECT string_agg(conname || ' ' || convalidated || ' ' || pg_get_constraintdef(oid), ', ') FROM"
+        " pg_constraint WHERE conrelid = 'income_records'::regclass AND contype = 'f'"
+    )
+    deployment.run("migrate")
+    before = {**fingerprint(deployment), "key": deployment.sql(foreign_key)}
+    assert before["income_records"].startswith("0 ")
+    assert before["key"].startswith("fk_income_records_dataset_id_datasets true FOREIGN KEY (dataset_id)")
+    load_killed_while_storing(deployment, tmp_path)
+
+    assert {**fingerprint(deployment), "key": deployment.sql(foreign_key)} == before

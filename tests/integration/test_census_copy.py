@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libdib.adapters.lease import LEASE_SECONDS, EpochLease
@@ -215,3 +216,79 @@ async def test_a_dataset_deleted_while_a_record_is_added_to_it_takes_that_record
     async with uow_factory() as uow:
         assert await uow.datasets.list() == []
     assert await years_of(uow_factory) == [], "no record outlives its dataset"
+
+
+async def key_and_indexes(engine: AsyncEngine) -> list[tuple[str, bool, str]]:
+    """The records' foreign keys as PostgreSQL holds them, then their indexes: name, valid, definition."""
+    query = (
+        "SELECT conname, convalidated, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'income_records'::regclass AND contype = 'f'"
+        " UNION ALL SELECT indexrelid::regclass::text, indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
+        " WHERE indrelid = 'income_records'::regclass ORDER BY 1"
+    )
+    async with engine.connect() as connection:
+        return [tuple(row) for row in await connection.execute(text(query))]
+
+
+async def test_a_first_load_into_an_empty_database_leaves_its_foreign_key_enforced_and_indexes_as_declared(
+    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+) -> None:
+    before = await key_and_indexes(engine)
+    assert ("fk_income_records_dataset_id_datasets", True) in [(name, valid) for name, valid, _ in before]
+    assert len(before) == 6, "the foreign key and five indexes"
+
+    await load(uow_factory, table(5000))
+
+    assert await key_and_indexes(engine) == before
+    async with engine.connect() as connection:
+        with pytest.raises(IntegrityError, match="fk_income_records_dataset_id_datasets"):
+            await connection.execute(
+                text(
+                    "INSERT INTO income_records (dataset_id, position, race, population, age_range, year,"
+                    " constant_dollar_year) VALUES (-1, 0, 'asian', 'Nobody', '25-34', 1999, 2019)"
+                )
+            )
+
+
+async def test_a_failed_first_load_into_an_empty_database_leaves_nothing_and_its_key_and_indexes(
+    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+) -> None:
+    before = await key_and_indexes(engine)
+    broken = table(3000)
+    broken.observations.append(broken.observations[1234])
+
+    with pytest.raises(Conflict, match="lists a row twice"):
+        await load(uow_factory, broken)
+
+    assert await key_and_indexes(engine) == before
+    assert await years_of(uow_factory) == []
+    async with uow_factory() as uow:
+        assert await uow.datasets.list() == []
+
+
+async def test_readers_of_a_loaded_race_are_not_held_back_while_another_race_loads_for_the_first_time(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await load(uow_factory, table(300, first_year=1950, race="black"))
+    black = await years_of(uow_factory, "black")
+
+    async with uow_factory() as writer:
+        await replace(writer, table(500, race="asian"))
+        with anyio.fail_after(5):
+            assert await years_of(uow_factory, "black") == black
+            assert await years_of(uow_factory, "asian") == []
+        await writer.commit()
+
+    assert len(await years_of(uow_factory, "asian")) == 500
+
+
+async def test_a_first_load_into_an_empty_database_does_not_wait_for_a_reader_in_a_transaction(
+    engine: AsyncEngine, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A reader holding the datasets may go on to the records: the load checks row by row rather than wait."""
+    async with engine.connect() as reader:
+        await reader.execute(text("SELECT count(*) FROM datasets"))
+        with anyio.fail_after(10):
+            await load(uow_factory, table(2000))
+        assert (await reader.execute(text("SELECT count(*) FROM income_records"))).scalar_one() == 2000
+    assert len(await years_of(uow_factory)) == 2000

@@ -51,6 +51,9 @@ FORMULA_WITHOUT_VALUE = re.compile(
 CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
 CELL_TYPE = re.compile(rb'\bt="([a-z]+)"')
 REF = re.compile(r"([A-Za-z]*)([0-9]*)")
+RARE: Final = b"bf"
+"""Letters that the tags and attributes of ordinary cells never hold (``<c r=... t="s"><v>``, ``inlineStr``), so
+rare in a sheet: a formula's ``<f>`` and a logical cell's ``t="b"`` are looked for by them."""
 
 
 OddCells = dict[int, tuple[str, str]]
@@ -186,14 +189,34 @@ def _refuse_extent(name: str, member: str, ref: str) -> None:
 def _cell_starts(window: bytes, *markers: bytes) -> Iterator[int]:
     """Where the start tag of each cell holding one of ``markers`` begins (found with ``bytes.find``, fast)."""
     for marker in markers:
-        position = window.find(marker)
-        while position != -1:
+        for position in _occurrences(window, marker):
             start = window.rfind(b"<", 0, position)
             if start != -1 and window.startswith(b"<f", start):
                 start = window.rfind(b"<", 0, start)
             if start != -1:
                 yield start
+
+
+def _occurrences(window: bytes, marker: bytes) -> Iterator[int]:
+    """Where ``marker`` occurs in ``window``, in order.
+
+    A marker holding a letter that sheet XML rarely has (``RARE``) is found by that letter: ``bytes.find`` of
+    one byte is a ``memchr``, many times faster than a search for several bytes that begin with ``<`` or ``t``,
+    which a sheet is full of. Else by the whole marker.
+    """
+    anchor = next((index for index, byte in enumerate(marker) if byte in RARE), None)
+    if anchor is None:
+        position = window.find(marker)
+        while position != -1:
+            yield position
             position = window.find(marker, position + 1)
+        return
+    letter = marker[anchor : anchor + 1]
+    position = window.find(letter, anchor)
+    while position != -1:
+        if window.startswith(marker, position - anchor):
+            yield position - anchor
+        position = window.find(letter, position + 1)
 
 
 def _note_odd_cells(odd_cells: OddCells, window: bytes, number_columns: str) -> None:

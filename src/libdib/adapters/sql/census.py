@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -85,6 +86,7 @@ STAGING = Table(
 ``ordinal`` is the row's place in the table (the records' ``position``)."""
 CARDINALITY_VIOLATION = "21000"
 UNIQUE_VIOLATION = "23505"
+LOCK_NOT_AVAILABLE = "55P03"
 LOAD_STATEMENT_SECONDS = 3600
 """How long one statement of a load may take: its time grows with the table, so it is bounded to catch a stuck
 server, not sized like a request's queries (the engine's command timeout)."""
@@ -96,6 +98,8 @@ TABLE_ROWS = (
 """Every record with its dataset's title and constant-dollar year, in table order."""
 INSERT_CHUNK = 5000
 """Rows per executemany where COPY is not available (SQLite)."""
+(FOREIGN_KEY,) = (key.name for key in records.foreign_key_constraints)
+"""The records' key to their dataset: enforced by PostgreSQL, whatever a load does (``_built_after``)."""
 LOAD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('libdib.datasets'), hashtext(:race))"
 """Loads of one race group take turns: the second replaces what the first committed, instead of failing on it."""
 
@@ -244,13 +248,75 @@ class SqlDatasetRepository(DatasetRepository):
         return _dataset((await self._connection.execute(statement.returning(*DATASET_COLUMNS))).one())
 
     async def _copy_records(self, dataset: Dataset, table: CensusTable) -> None:
-        """COPY a first load's rows into the records in table order, so the sequence numbers them in that order."""
+        """COPY a first load's rows into the records in table order, so the sequence numbers them in that order.
+
+        Into a database that holds no other census data, the foreign key is checked and the indexes are built
+        once for all rows rather than row by row (``_built_after``).
+        """
         head = (dataset.id, table.race, table.constant_dollar_year)
         rows = ((*head, *observation, position) for position, observation in enumerate(table.observations))
         driver = await self._driver()
-        await driver.copy_records_to_table(
-            records.name, records=rows, columns=[*STORED_COLUMNS, "position"], timeout=LOAD_STATEMENT_SECONDS
+        async with self._built_after(driver, dataset):
+            await driver.copy_records_to_table(
+                records.name, records=rows, columns=[*STORED_COLUMNS, "position"], timeout=LOAD_STATEMENT_SECONDS
+            )
+
+    @asynccontextmanager
+    async def _built_after(self, driver: asyncpg.Connection, dataset: Dataset) -> AsyncIterator[None]:
+        """Into an empty database, run the block without the records' foreign key and secondary indexes.
+
+        They are then declared again from their own definitions. Checked row by row, the key runs a query for
+        every row the COPY writes, and indexes updated row by row (the natural key's in no useful order) cost
+        the COPY more than its rows do; declaring the key again has PostgreSQL check every row in one statement,
+        and an index built at once sorts its rows. Only when no other dataset and no record exist: the
+        ``ACCESS EXCLUSIVE`` locks the drops take (on both tables, until commit) then hold back only readers of
+        an empty database, never another race group's. Data writes take the epoch's lock first
+        (``_serialize_data_writes``), so none adds a dataset or a record between the look and the drops. Inside
+        the transaction, as everything else a load does: a failed load leaves the key and the indexes as they
+        were, and a row listed twice fails the unique index's build as it fails a COPY.
+        """
+        alone = select(~exists().where(datasets.c.id != dataset.id) & ~exists(select(records.c.id)))
+        if not (await self._connection.execute(alone)).scalar_one() or not await self._locked_at_once():
+            yield
+            return
+        key = await driver.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
+            records.name,
+            FOREIGN_KEY,
         )
+        indexes = await driver.fetch(
+            "SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition FROM pg_index"
+            " WHERE indrelid = $1::regclass AND NOT EXISTS (SELECT FROM pg_constraint WHERE conindid = indexrelid)"
+            " ORDER BY indexrelid",
+            records.name,
+        )
+        if key is not None:
+            await driver.execute(f'ALTER TABLE {records.name} DROP CONSTRAINT "{FOREIGN_KEY}"')
+        for index in indexes:
+            await driver.execute(f"DROP INDEX {index['name']}")
+        yield
+        for index in indexes:
+            await driver.execute(index["definition"], timeout=LOAD_STATEMENT_SECONDS)
+        if key is not None:
+            await driver.execute(
+                f'ALTER TABLE {records.name} ADD CONSTRAINT "{FOREIGN_KEY}" {key}', timeout=LOAD_STATEMENT_SECONDS
+            )
+
+    async def _locked_at_once(self) -> bool:
+        """Whether the records and datasets were locked for the drops, at once; else no lock is taken.
+
+        A reader that read the datasets and now reads the records would wait for a load that waits for it:
+        never waiting for these locks, a load in that case checks row by row rather than deadlock.
+        """
+        lock = text(f"LOCK TABLE {records.name}, {datasets.name} IN ACCESS EXCLUSIVE MODE NOWAIT")
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(lock)
+        except DBAPIError as error:
+            if _sqlstate(error) != LOCK_NOT_AVAILABLE:
+                raise
+            return False
+        return True
 
     async def _merge_from_staging(self, dataset: Dataset, table: CensusTable, *, had_rows: bool) -> None:
         """Stage the rows, delete the race's records the table no longer lists, upsert the rest by natural key."""
