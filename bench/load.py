@@ -49,12 +49,15 @@ class Measured:
 
 @dataclass(frozen=True)
 class LoadResults:
-    """The three load measurements of one run."""
+    """The load measurements of one run."""
 
     rows: int
     workbook_bytes: int
     parse: Measured
     load: Measured
+    """The first load, into a database with no census data yet."""
+    beside: Measured
+    """A load of another race group's table of the same size into the database that now holds the first."""
     copy: Measured
 
 
@@ -90,8 +93,9 @@ def run(rows: int, dsn: str) -> LoadResults:
     from bench import p8  # only the parent generates; the measured children stay lean
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
-        path = Path(folder) / "p08-bench.xlsx"
+        path, other = Path(folder) / "p08-bench.xlsx", Path(folder) / "p08-bench-white.xlsx"
         p8.write_large_workbook(path, rows=rows)
+        p8.write_large_workbook(other, rows=rows, race="white")
         size = path.stat().st_size
         parse = child_report([sys.executable, "-m", "bench.load", "parse", str(path)])
         env = {
@@ -102,9 +106,11 @@ def run(rows: int, dsn: str) -> LoadResults:
         }
         measure([sys.executable, "-m", "libdib", "migrate"], env)
         seconds, peak, _ = measure([sys.executable, "-m", "libdib", "load", str(path)], env)
+        beside_seconds, beside_peak, _ = measure([sys.executable, "-m", "libdib", "load", str(other)], env)
         copy = child_report([sys.executable, "-m", "bench.load", "copy", str(path), dsn])
     load = Measured(rows=parse.rows, seconds=seconds, peak_bytes=peak)
-    return LoadResults(rows=parse.rows, workbook_bytes=size, parse=parse, load=load, copy=copy)
+    beside = Measured(rows=parse.rows, seconds=beside_seconds, peak_bytes=beside_peak)
+    return LoadResults(rows=parse.rows, workbook_bytes=size, parse=parse, load=load, beside=beside, copy=copy)
 
 
 def read(path: Path) -> CensusTable:
