@@ -9,6 +9,7 @@ first waits (up to 10 minutes) for the 1-minute load average to fall below 0.7.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import statistics
@@ -26,8 +27,9 @@ from bench.report import Row
 
 ACCESS_LOG_BUDGET = 0.10
 """The most of a cached read's throughput the access log may cost."""
-ACCESS_LOG_PAIRS = 5
-"""Pairs of servers (one logging, one not) the access log's cost is measured on; their median is the figure."""
+ACCESS_LOG_PAIRS = 6
+"""Pairs of servers (one logging, one not) the access log's cost is measured on; their median is the figure.
+An even number, so each side is started first as often."""
 ACCESS_LOG_ROUNDS = 4
 """Alternating rounds per side and pair; an even number, so each side goes first as often."""
 WARMUP_SECONDS = 3
@@ -136,9 +138,13 @@ def log_off_row(dsn: str, password: str, arguments: argparse.Namespace) -> tuple
     """
     costs: list[float] = []
     results: dict[str, list[wrk.Result]] = {"on": [], "off": []}
-    for _ in range(ACCESS_LOG_PAIRS):
-        with libdib(dsn, password) as logged, libdib(dsn, password, LOG_LEVEL="WARNING") as quiet:
-            costs.append(_access_log_cost({"on": logged, "off": quiet}, results, arguments))
+    for pair in range(ACCESS_LOG_PAIRS):
+        with contextlib.ExitStack() as servers:
+            # Each side is started first in every other pair, so that starting first or second weighs on both.
+            sides = ("on", "off") if pair % 2 == 0 else ("off", "on")
+            settings = {"on": {}, "off": {"LOG_LEVEL": "WARNING"}}
+            started = {side: servers.enter_context(libdib(dsn, password, **settings[side])) for side in sides}
+            costs.append(_access_log_cost({"on": started["on"], "off": started["off"]}, results, arguments))
     cost = statistics.median(costs)
     with_log, without = (_summed(results[side]) for side in ("on", "off"))
     row = Row(

@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from libdib.entrypoints.logs import ACCESS_LOGGER, FLUSH_SECONDS, AccessLog, configure_logging
 
 pytestmark = pytest.mark.anyio
+
+
+def scope(path: str, client: tuple[str, int] | None = None) -> dict[str, Any]:
+    """The parts of an HTTP request's ASGI scope the access line reads."""
+    return {"type": "http", "method": "GET", "path": path, "client": client}
 
 
 async def test_a_request_becomes_one_json_line_with_what_a_client_sent_escaped(
@@ -20,7 +28,8 @@ async def test_a_request_becomes_one_json_line_with_what_a_client_sent_escaped(
     log = AccessLog()
     assert log.enabled()
 
-    log.log("GET", '/records/"1"\n', status=404, duration_ms=1.25, request_id="trace-12345678", client=None)
+    ended = time.perf_counter()
+    log.log(scope('/records/"1"\n'), "trace-12345678", status=404, started=ended - 0.00125, ended=ended)
     assert capsys.readouterr().err == "", "the line waits for the lines after it"
     await asyncio.sleep(FLUSH_SECONDS * 2)
 
@@ -42,6 +51,8 @@ async def test_a_request_becomes_one_json_line_with_what_a_client_sent_escaped(
         == entry
     )
     assert entry["timestamp"].endswith("Z")
+    written = datetime.fromisoformat(entry["timestamp"].removesuffix("Z")).replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - written).total_seconds()) < 5, "the time the request ended, on the wall clock"
 
 
 async def test_lines_queued_together_are_written_together_and_a_flush_writes_what_is_left(
@@ -50,15 +61,14 @@ async def test_lines_queued_together_are_written_together_and_a_flush_writes_wha
     configure_logging("INFO", json=True)
     log = AccessLog()
     for number in range(3):
-        log.log("GET", f"/records/{number}", status=200, duration_ms=0.5, request_id=f"r{number}" * 8, client="::1")
+        request = scope(f"/records/{number}", client=("::1", 51000))
+        log.log(request, f"r{number}" * 8, status=200, started=1.0, ended=1.5)
 
     log.flush()
 
-    assert [json.loads(line)["path"] for line in capsys.readouterr().err.splitlines()] == [
-        "/records/0",
-        "/records/1",
-        "/records/2",
-    ]
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["path"] for line in lines] == ["/records/0", "/records/1", "/records/2"]
+    assert {(line["client"], line["duration_ms"]) for line in lines} == {("::1", 500.0)}
 
 
 def test_a_log_level_above_info_turns_the_access_log_off() -> None:

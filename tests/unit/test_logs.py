@@ -51,7 +51,8 @@ async def test_a_terminal_in_development_gets_readable_access_lines_too(monkeypa
     monkeypatch.setattr(sys, "stderr", terminal)
     configure_logging("INFO")
 
-    AccessLog().log("GET", "/records/1", status=200, duration_ms=0.5, request_id="trace-12345678", client=None)
+    request = {"type": "http", "method": "GET", "path": "/records/1", "client": None}
+    AccessLog().log(request, "trace-12345678", status=200, started=1.0, ended=1.0005)
 
     assert "/records/1" in terminal.getvalue()
     assert not terminal.getvalue().lstrip().startswith("{")

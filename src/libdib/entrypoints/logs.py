@@ -7,7 +7,9 @@ import atexit
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import structlog
@@ -97,18 +99,19 @@ class AccessLine(msgspec.Struct, gc=False):
     timestamp: str
 
 
-Pending = tuple[float, str, str, int, float, str, str | None]
-"""What a request leaves to be logged: when it ended, then its fields in ``AccessLine`` order."""
+Pending = tuple[Mapping[str, Any], str, int, float, float]
+"""What a request leaves to be logged: its ASGI scope, request id, status, and when it started and ended (on
+``time.perf_counter``'s clock). The line is made from these at the flush."""
 
 
 class AccessLog:
     """The per-request access line: the shape of every other log line, without their processor chain.
 
-    A request only queues its fields; the lines are encoded and written together at most ``FLUSH_SECONDS``
-    after the first of them, one encoder call and one write for many requests, so the per-request part stays
-    a tuple and an append. The stdlib logger ``libdib.access`` still decides whether it is on
-    (``LIBDIB_LOG_LEVEL`` above INFO turns it off). Where lines are rendered for a developer's terminal,
-    access lines go through structlog like the others.
+    A request only queues what it already holds (a tuple and an append); its line is made and written at
+    most ``FLUSH_SECONDS`` later with the lines after it: one encoder call and one write for many requests.
+    The stdlib logger ``libdib.access`` still decides whether it is on (``LIBDIB_LOG_LEVEL`` above INFO turns
+    it off). Where lines are rendered for a developer's terminal, access lines go through structlog like the
+    others, at once.
     """
 
     def __init__(self) -> None:
@@ -123,37 +126,30 @@ class AccessLog:
         """Whether access lines are logged at the configured level."""
         return self._switch.isEnabledFor(logging.INFO)
 
-    def log(
-        self, method: str, path: str, *, status: int, duration_ms: float, request_id: str, client: str | None
-    ) -> None:
-        """Queue one line; it is written on the next flush."""
+    def log(self, scope: Mapping[str, Any], request_id: str, *, status: int, started: float, ended: float) -> None:
+        """Queue the line of the request ``scope`` describes; it is written on the next flush."""
         if not RENDERING["json"]:
-            fields = {"status": status, "duration_ms": duration_ms, "request_id": request_id, "client": client}
-            structlog.get_logger(ACCESS_LOGGER).info("request", method=method, path=path, **fields)
+            structlog.get_logger(ACCESS_LOGGER).info(**_fields(scope, request_id, status, started, ended))
             return
         if not self._pending:
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-        self._pending.append((time.time(), method, path, status, duration_ms, request_id, client))
+        self._pending.append((scope, request_id, status, started, ended))
 
     def flush(self) -> None:
         """Write every queued line to standard error."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        # A line's wall-clock time: its request's end on the monotonic clock, moved onto the wall clock.
+        to_wall = time.time() - time.perf_counter()
         lines = [
             AccessLine(
-                "request",
-                method,
-                path,
-                status,
-                duration,
-                request_id,
-                client,
-                "info",
-                ACCESS_LOGGER,
-                self._timestamp(when),
+                **_fields(scope, request_id, status, started, ended),
+                level="info",
+                logger=ACCESS_LOGGER,
+                timestamp=self._timestamp(to_wall + ended),
             )
-            for when, method, path, status, duration, request_id, client in pending
+            for scope, request_id, status, started, ended in pending
         ]
         sys.stderr.write(self._encode_lines(lines).decode())
         sys.stderr.flush()
@@ -165,3 +161,17 @@ class AccessLog:
             self._second = second
             self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         return f"{self._second_text}.{int((now - second) * 1_000_000):06d}Z"
+
+
+def _fields(scope: Mapping[str, Any], request_id: str, status: int, started: float, ended: float) -> dict[str, Any]:
+    """A request's fields of its access line, in ``AccessLine``'s order: never a body, a header or a token."""
+    client = scope.get("client")
+    return {
+        "event": "request",
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "duration_ms": round((ended - started) * 1000, 2),
+        "request_id": request_id,
+        "client": client[0] if client else None,
+    }

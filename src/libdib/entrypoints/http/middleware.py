@@ -76,14 +76,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             if self.access_log.enabled():
-                self.access_log.log(
-                    scope["method"],
-                    scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    request_id=request_id,
-                    client=_client(scope),
-                )
+                self.access_log.log(scope, request_id, status=status, started=started, ended=time.perf_counter())
 
 
 def _with_headers(headers: Any, request_id: str, docs: bool) -> RawHeaders:
@@ -100,8 +93,3 @@ def _request_id(scope: Scope) -> str:
         if name == REQUEST_ID_RAW and SAFE_REQUEST_ID.fullmatch(value.decode("latin-1")):
             return str(value.decode("latin-1"))
     return f"{PROCESS_PREFIX}{next(_sequence):016x}"
-
-
-def _client(scope: dict[str, Any] | Scope) -> str | None:
-    client = scope.get("client")
-    return client[0] if client else None
