@@ -99,9 +99,10 @@ class AccessLine(msgspec.Struct, gc=False):
     timestamp: str
 
 
-Pending = tuple[Mapping[str, Any], str, int, float, float]
-"""What a request leaves to be logged: its ASGI scope, request id, status, and when it started and ended (on
-``time.perf_counter``'s clock). The line is made from these at the flush."""
+Pending = tuple[str, str, tuple[str, int] | None, str, int, float, float]
+"""What a request leaves to be logged: method, path, client address, request id, status, and when it started
+and ended on ``time.perf_counter``'s clock. Plain values, not the scope: a queued scope would keep its whole
+request alive into older garbage-collector generations. The line is made from these at the flush."""
 
 
 class AccessLog:
@@ -128,12 +129,13 @@ class AccessLog:
 
     def log(self, scope: Mapping[str, Any], request_id: str, *, status: int, started: float, ended: float) -> None:
         """Queue the line of the request ``scope`` describes; it is written on the next flush."""
+        request = (scope["method"], scope["path"], scope.get("client"), request_id, status, started, ended)
         if not RENDERING["json"]:
-            structlog.get_logger(ACCESS_LOGGER).info(**_fields(scope, request_id, status, started, ended))
+            structlog.get_logger(ACCESS_LOGGER).info(**_fields(request))
             return
         if not self._pending:
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-        self._pending.append((scope, request_id, status, started, ended))
+        self._pending.append(request)
 
     def flush(self) -> None:
         """Write every queued line to standard error."""
@@ -144,12 +146,12 @@ class AccessLog:
         to_wall = time.time() - time.perf_counter()
         lines = [
             AccessLine(
-                **_fields(scope, request_id, status, started, ended),
+                **_fields(request),
                 level="info",
                 logger=ACCESS_LOGGER,
-                timestamp=self._timestamp(to_wall + ended),
+                timestamp=self._timestamp(to_wall + request[-1]),
             )
-            for scope, request_id, status, started, ended in pending
+            for request in pending
         ]
         sys.stderr.write(self._encode_lines(lines).decode())
         sys.stderr.flush()
@@ -163,13 +165,13 @@ class AccessLog:
         return f"{self._second_text}.{int((now - second) * 1_000_000):06d}Z"
 
 
-def _fields(scope: Mapping[str, Any], request_id: str, status: int, started: float, ended: float) -> dict[str, Any]:
+def _fields(request: Pending) -> dict[str, Any]:
     """A request's fields of its access line, in ``AccessLine``'s order: never a body, a header or a token."""
-    client = scope.get("client")
+    method, path, client, request_id, status, started, ended = request
     return {
         "event": "request",
-        "method": scope["method"],
-        "path": scope["path"],
+        "method": method,
+        "path": path,
         "status": status,
         "duration_ms": round((ended - started) * 1000, 2),
         "request_id": request_id,
