@@ -130,6 +130,22 @@ async def test_headers_added_for_one_caller_are_not_kept_for_the_next(api: Worke
     assert from_elsewhere.content == from_explorer.content
 
 
+async def test_a_cross_origin_read_of_a_kept_answer_gets_its_cors_headers(api: Worker) -> None:
+    kept = await api.get("/records/1")
+    from_explorer = await api.get("/records/1", {**api.reader, "Origin": ALLOWED_ORIGIN})
+
+    assert from_explorer.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert shown(from_explorer) == shown(kept)
+
+
+async def test_head_of_a_kept_read_sends_its_headers_without_the_body(api: Worker) -> None:
+    kept = await api.get("/records/1")
+    head = await api.client.head("/records/1", headers=api.reader)
+
+    assert (head.status_code, head.content, head.headers["etag"]) == (200, b"", kept.headers["etag"])
+    assert head.headers["content-length"] == kept.headers["content-length"]
+
+
 async def test_a_repeated_read_does_not_run_its_handler_again(api: Worker) -> None:
     asked = counting(api.services.datasets, "get_record")
     first = await api.get("/records/1")

@@ -6,11 +6,15 @@ authenticated (and its unknown parameters refused) exactly as without it. It onl
 that a kept answer skips. An answer is kept by path, canonical query and ``Accept`` (the representation), under
 the data version it was asked at; when the version moves every kept answer is forgotten, so once a write has
 answered (and the worker's lease has seen its epoch) no worker serves what it replaced.
+
+``KeptAnswersBeforeRouting`` sends what ``KeptAnswers`` kept from in front of Litestar, so that a repeated read
+costs a token check and a lookup rather than the router and the route's middleware as well.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from libdib.bootstrap import Services
+from libdib.domain.errors import DomainError
+from libdib.entrypoints.http.auth import bearer_token
 from libdib.entrypoints.http.etags import DataETagMiddleware, matches, send_not_modified
 from libdib.entrypoints.http.query_check import canonical_query
 
@@ -59,6 +65,22 @@ def key_of(scope: Scope) -> Key:
     """Path, query parameters in a canonical order (by name; repeated names keep their order) and ``Accept``."""
     accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
     return scope["path"], canonical_query(scope.get("query_string", b"")), accept
+
+
+async def send_kept(scope: Scope, send: Send, answer: Answer) -> None:
+    """Send a kept answer, or 304 when the request's ``If-None-Match`` names its tag."""
+    if_none_match = next((value for name, value in scope["headers"] if name == b"if-none-match"), b"")
+    if if_none_match and matches(if_none_match, answer.etag):
+        await send_not_modified(send, answer.etag)
+        return
+    # New message dicts and a new header list each time: later middleware may change what it is sent.
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": answer.status,
+        "headers": list(answer.headers),
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": answer.body, "more_body": False})
 
 
 class KeptAnswerStore:
@@ -106,18 +128,7 @@ class KeptAnswers:
         if answer is None:
             await self.app(scope, receive, self._keeping(key, version, send))
             return
-        if_none_match = next((value for name, value in scope["headers"] if name == b"if-none-match"), b"")
-        if if_none_match and matches(if_none_match, answer.etag):
-            await send_not_modified(send, answer.etag)
-            return
-        # New message dicts and a new header list each time: later middleware may change what it is sent.
-        start: HTTPResponseStartEvent = {
-            "type": "http.response.start",
-            "status": answer.status,
-            "headers": list(answer.headers),
-        }
-        await send(start)
-        await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+        await send_kept(scope, send, answer)
 
     def _keeps(self, handler: BaseRouteHandler) -> bool:
         if self._eligible is None:
@@ -147,6 +158,52 @@ class KeptAnswers:
         return send_and_keep
 
 
-def kept_answers() -> DefineMiddleware:
-    """The middleware for one app, every route sharing one new store."""
-    return DefineMiddleware(KeptAnswers, store=KeptAnswerStore())
+def kept_answers(store: KeptAnswerStore) -> DefineMiddleware:
+    """The route middleware for one app, every route keeping its answers in ``store``."""
+    return DefineMiddleware(KeptAnswers, store=store)
+
+
+class KeptAnswersBeforeRouting:
+    """Pure ASGI middleware in front of Litestar: answers a kept census GET before routing it.
+
+    What the route's middleware would check before ``KeptAnswers`` answered, it checks here: the access token
+    (every kept route takes any live token and has no guard), and the query (a kept answer's key holds a query
+    that passed the route's check). Whatever it cannot answer so goes on to Litestar, which answers it as
+    always: no kept answer, a token that does not check (Litestar says why), and, when CORS is on, a request
+    with an ``Origin`` (Litestar's CORS middleware adds headers the kept answer does not have).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: KeptAnswerStore,
+        *,
+        data_version: Callable[[], Awaitable[str]],
+        authenticate: Callable[[str], Awaitable[object]],
+        cors: bool,
+    ) -> None:
+        self.app = app
+        self._store = store
+        self._data_version = data_version
+        self._authenticate = authenticate
+        self._cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the kept answer, or pass the exchange on."""
+        answer = await self._kept_for(scope) if scope["type"] == ScopeType.HTTP and scope["method"] == "GET" else None
+        if answer is None:
+            await self.app(scope, receive, send)
+        else:
+            await send_kept(scope, send, answer)
+
+    async def _kept_for(self, scope: Scope) -> Answer | None:
+        """The kept answer for this request if it may be sent without Litestar, else None."""
+        if self._cors and any(name == b"origin" for name, _ in scope["headers"]):
+            return None
+        try:
+            answer = self._store.get(key_of(scope), await self._data_version())
+            if answer is not None:
+                await self._authenticate(bearer_token(scope))
+        except DomainError:
+            return None
+        return answer

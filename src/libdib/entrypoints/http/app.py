@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 
 from libdib.bootstrap import Services, build_services, purge_periodically
 from libdib.config import MIB, Settings
-from libdib.entrypoints.http.answers import kept_answers
+from libdib.entrypoints.http.answers import KeptAnswersBeforeRouting, KeptAnswerStore, kept_answers
 from libdib.entrypoints.http.auth import bearer_auth_middleware, requires_admin
 from libdib.entrypoints.http.clients import trusting_proxies
 from libdib.entrypoints.http.controllers import CONTROLLERS
@@ -50,12 +50,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 path="/static", directories=[Path(settings.static_dir)], include_in_schema=False
             ),
         )
+    kept = KeptAnswerStore()
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         dependencies=provide_all(services),
         # Authentication first: a caller without a token learns nothing about a route's parameters. Kept answers
         # last, so a kept answer is only ever sent to an authenticated request with known parameters.
-        middleware=[bearer_auth_middleware(), UnknownQueryParameters, kept_answers()],
+        middleware=[bearer_auth_middleware(), UnknownQueryParameters, kept_answers(kept)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(settings),
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
@@ -69,8 +70,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Wrapped around the whole handler, not in the route middleware, so that requests no route matches (404, 405)
     # are logged and get a request id and the security headers too.
     access_log = AccessLog()
+    # Kept answers are sent before routing (a repeated read needs no router, only its token checked).
+    routed = KeptAnswersBeforeRouting(
+        app.asgi_handler,
+        kept,
+        data_version=services.datasets.data_version,
+        authenticate=services.tokens.authenticate,
+        cors=bool(settings.cors_origins),
+    )
     app.asgi_handler = trusting_proxies(
-        RequestContextMiddleware(MethodsMiddleware(app.asgi_handler, app), access_log), settings.forwarded_allow_ips
+        RequestContextMiddleware(MethodsMiddleware(routed, app), access_log), settings.forwarded_allow_ips
     )
     app.on_shutdown.append(access_log.flush)
     return app

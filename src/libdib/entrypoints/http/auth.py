@@ -7,6 +7,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+from litestar.types import Scope
 
 from libdib.domain.errors import Forbidden, Unauthenticated
 from libdib.domain.identity import User
@@ -17,12 +18,12 @@ OPEN_PATHS = [f"^{DOCS_PATH}(/|$)", "^/static/"]
 """The docs, the OpenAPI document and static assets; handlers open themselves with ``exclude_from_auth``."""
 
 
-def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+def bearer_token(scope: Scope) -> str:
     """The token of an ``Authorization: Bearer <token>`` header; raises ``Unauthenticated`` otherwise.
 
-    The header is found among the raw ASGI pairs, without building ``connection.headers`` on every request.
+    The header is found among the raw ASGI pairs, without building a header view on every request.
     """
-    header = next((value for name, value in connection.scope["headers"] if name == b"authorization"), b"")
+    header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
     scheme, _, token = header.decode("latin-1").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send a token as 'Authorization: Bearer <token>' (log in at POST /auth/login)")
@@ -35,7 +36,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         """Check the bearer token: signature, kind and expiry, then one query for user, session and revocation."""
         tokens: TokenService = connection.app.state.services.tokens
-        user, claims = await tokens.authenticate(bearer_token(connection))
+        user, claims = await tokens.authenticate(bearer_token(connection.scope))
         return AuthenticationResult(user=user, auth=claims)
 
 

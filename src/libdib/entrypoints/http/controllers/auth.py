@@ -124,7 +124,7 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], token_service: NamedDependency[TokenService]
     ) -> TokenResponse:
         """The presented refresh token is spent; presenting it again ends the whole session."""
-        pair = await token_service.refresh(bearer_token(request))
+        pair = await token_service.refresh(bearer_token(request.scope))
         return TokenResponse.from_domain(pair)
 
     @post("/logout", operation_id="LogOut", summary="End the session of the access token", status_code=204)
@@ -141,4 +141,4 @@ class AuthController(Controller):
     )
     async def revoke(self, request: Request[Any, Any, Any], token_service: NamedDependency[TokenService]) -> None:
         """Exactly this token stops working; its session and other tokens go on."""
-        await token_service.revoke(bearer_token(request))
+        await token_service.revoke(bearer_token(request.scope))
