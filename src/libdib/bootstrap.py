@@ -17,6 +17,7 @@ from libdib.adapters.isolated import IsolatedWorkbookReader
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
 from libdib.adapters.lease import EpochLease, ReadEpochs
 from libdib.adapters.memory.store import InMemoryStore
+from libdib.adapters.offload import ThreadOffload
 from libdib.adapters.passwords import PasslibPasswordHasher, ZxcvbnPasswordStrength
 from libdib.adapters.sources import WorkbookFetcher
 from libdib.adapters.sql.engine import create_engine, read_only_engine
@@ -188,6 +189,7 @@ def build_services(
         ),
         source=WorkbookFetcher(timeout_seconds=settings.download_timeout, max_bytes=settings.max_upload_bytes),
         clock=clock,
+        offload=ThreadOffload(),
         default_locations=settings.census_source,
     )
     return Services(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from libdib.adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
+from libdib.adapters.offload import ThreadOffload
 from libdib.domain.census import CensusTable, Observation
 from libdib.domain.datasets import (
     EXPORT_CHUNK,
@@ -80,6 +81,7 @@ def service(store: InMemoryStore, reader: StubReader, clock: FixedClock) -> Data
         reader=reader,
         source=StubSource(),
         clock=clock,
+        offload=ThreadOffload(),
         default_locations=("p08a.xlsx", "p08w.xlsx"),
     )
 
@@ -355,12 +357,9 @@ async def test_a_footnote_of_other_than_ascii_digits_is_refused(service: Dataset
     ],
 )
 async def test_a_dataset_source_keeps_no_credentials_query_or_fragment(
-    store: InMemoryStore, reader: StubReader, clock: FixedClock, location: str, stored: str
+    service: DatasetService, reader: StubReader, location: str, stored: str
 ) -> None:
     reader.tables[location] = table("asian")
-    service = DatasetService(
-        uow=store.unit_of_work, view=MemoryWorker(store).census, reader=reader, source=StubSource(), clock=clock
-    )
 
     result = await service.load([location])
 
@@ -401,7 +400,12 @@ async def test_an_export_holds_no_unit_of_work_while_its_reader_waits(
 ) -> None:
     units = CountedUnits(store)
     service = DatasetService(
-        uow=units, view=MemoryWorker(store).census, reader=reader, source=StubSource(), clock=clock
+        uow=units,
+        view=MemoryWorker(store).census,
+        reader=reader,
+        source=StubSource(),
+        clock=clock,
+        offload=ThreadOffload(),
     )
     rows = [observation(year) for year in range(1941, 1941 + EXPORT_CHUNK + 5)]
     reader.tables["p08a.xlsx"] = table("asian", *rows)

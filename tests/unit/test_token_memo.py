@@ -17,6 +17,7 @@ import pytest
 
 from libdib.adapters.lease import DATA, REVOCATION, EpochLease
 from libdib.adapters.memory.store import InMemoryStore
+from libdib.adapters.offload import ThreadOffload
 from libdib.adapters.passwords import ZxcvbnPasswordStrength
 from libdib.adapters.views import HONOURED_CAPACITY, MemoizedHonouredTokens
 from libdib.domain.datasets import DatasetService
@@ -167,7 +168,12 @@ class Worker:
         self.users = UserService(uow=store.unit_of_work, hasher=FastHasher(), strength=strength, clock=clock)
         reader = StubReader({"first.xlsx": table("asian"), "second.xlsx": table("asian", observation(2017))})
         self.datasets = DatasetService(
-            uow=store.unit_of_work, view=self.held.census, reader=reader, source=StubSource(), clock=clock
+            uow=store.unit_of_work,
+            view=self.held.census,
+            reader=reader,
+            source=StubSource(),
+            clock=clock,
+            offload=ThreadOffload(),
         )
 
 

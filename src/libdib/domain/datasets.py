@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import hashlib
 import re
@@ -10,6 +9,7 @@ import unicodedata
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from operator import itemgetter
 
 from libdib.domain.census import (
@@ -26,6 +26,7 @@ from libdib.domain.errors import Conflict, InvalidInput, NotFound, WorkbookInval
 from libdib.domain.ports import (
     CensusView,
     Clock,
+    Offload,
     Page,
     Provenance,
     RecordFilter,
@@ -274,11 +275,13 @@ class DatasetService:
         reader: WorkbookReader,
         source: WorkbookSource,
         clock: Clock,
+        offload: Offload,
         default_locations: Sequence[str] = (),
     ) -> None:
         self._uow = uow
         self._view = view
         self._reader = reader
+        self._offload = offload
         self._source = source
         self._clock = clock
         self._default_locations = tuple(default_locations)
@@ -301,7 +304,7 @@ class DatasetService:
             report(LoadEvent(LoadStage.FETCHED, workbook.name, index, total, size=len(workbook.content)))
         tables: list[ReadTable] = []
         for index, workbook in enumerate(workbooks, 1):
-            tables.append(await asyncio.to_thread(self._read, workbook))
+            tables.append(await self._offload.run(partial(self._read, workbook)))
             report(LoadEvent(LoadStage.READ, workbook.name, index, total, rows=len(tables[-1][0].observations)))
         check_distinct_races(tables)
         datasets = await self._store(tables, report)
@@ -311,7 +314,7 @@ class DatasetService:
         """Read one uploaded ``.xlsx`` workbook and replace its table; on any error nothing changes."""
         if not workbook.name.lower().endswith(".xlsx") or not is_plain_text(workbook.name):
             raise InvalidInput(f"file: expected an .xlsx workbook, got {workbook.name!r}")
-        (dataset,) = await self._store([await asyncio.to_thread(self._read, workbook)], _ignore)
+        (dataset,) = await self._store([await self._offload.run(partial(self._read, workbook))], _ignore)
         return dataset
 
     async def data_version(self) -> str:
@@ -372,7 +375,7 @@ class DatasetService:
             await uow.commit()
 
     def _read(self, workbook: Workbook) -> ReadTable:
-        """Read, check and fingerprint one workbook (CPU-bound: runs in a worker thread)."""
+        """Read, check and fingerprint one workbook (CPU-bound: offloaded)."""
         table = check_table(workbook.name, self._reader.read(workbook))
         return table, Provenance(public_source(workbook.name), hashlib.sha256(workbook.content).hexdigest())
 

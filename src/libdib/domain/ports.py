@@ -6,7 +6,7 @@ Adapters subclass these explicitly so that the type checker catches any drift.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -25,6 +25,14 @@ class Clock(Protocol):
     @abstractmethod
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+
+
+class Offload(Protocol):
+    """Runs CPU-bound work (reading a workbook) where it does not hold up the requests being served."""
+
+    @abstractmethod
+    async def run(self, work: Callable[[], T]) -> T:
+        """What ``work()`` returns (or raises), once it has run."""
 
 
 class PasswordHasher(Protocol):
