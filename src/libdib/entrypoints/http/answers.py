@@ -109,7 +109,12 @@ class KeptAnswerStore:
 
 
 class KeptAnswers:
-    """Pure ASGI middleware: answers a repeated census GET from what it kept, 304 when ``If-None-Match`` matches."""
+    """Pure ASGI middleware: keeps the answers of census GETs, and answers a repeated one from what it kept.
+
+    Most repeated reads never reach it: ``KeptAnswersBeforeRouting`` sends them first. It answers the ones that
+    door passes on with a kept answer still there (a cross-origin read when CORS is on), 304 when
+    ``If-None-Match`` matches.
+    """
 
     def __init__(self, app: ASGIApp, store: KeptAnswerStore) -> None:
         self.app = app
