@@ -103,7 +103,8 @@ class Services:
     """The store's epochs, as the workers' leases read them."""
     running: Callable[[], contextlib.AbstractAsyncContextManager[None]]
     start_serving: Callable[[], None]
-    """What a server starts before its first request: the chart child, whose start a first chart would wait for."""
+    """What a server starts before its first request: the chart child and the hashing processes, whose starts a
+    first chart or login would otherwise wait for."""
     replica: ReplicaReads | None = None
     """The routing of census reads to the read replica, when one is configured."""
 
@@ -139,7 +140,10 @@ def build_services(
 ) -> Services:
     """Wire the services for ``settings``; tests pass ``backend="memory"`` and a fast hasher or fixed clock."""
     clock = clock or SystemClock()
-    hasher = hasher or PasslibPasswordHasher()
+    starting = [start_chart_process]
+    if hasher is None:
+        hasher = PasslibPasswordHasher()
+        starting.append(hasher.start)
     lease = EpochLease(settings.epoch_lease)
     unit_of_work: UnitOfWorkFactory
     epochs: ReadEpochs
@@ -203,9 +207,19 @@ def build_services(
         unit_of_work=unit_of_work,
         read_epochs=epochs,
         running=running,
-        start_serving=start_chart_process,
+        start_serving=_in_turn(starting),
         replica=replica,
     )
+
+
+def _in_turn(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    """One call that makes each of ``steps``, in order."""
+
+    def run() -> None:
+        for step in steps:
+            step()
+
+    return run
 
 
 async def purge_periodically(services: Services, interval: float = PURGE_INTERVAL_SECONDS) -> None:

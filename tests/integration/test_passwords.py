@@ -192,3 +192,15 @@ async def test_callers_past_the_queue_bound_are_turned_away_before_any_hash_fini
     # One hashing, two waiting: the other three are refused without waiting for any of them.
     assert len(finished) == 3
     assert refused == [0, 0, 0]
+
+
+async def test_starting_the_hasher_starts_its_processes_before_any_hash() -> None:
+    before = {child.pid for child in multiprocessing.active_children()}
+    PasslibPasswordHasher(max_concurrency=2).start()
+
+    deadline = time.monotonic() + 30
+    started: list[multiprocessing.process.BaseProcess] = []
+    while len(started) < 2 and time.monotonic() < deadline:
+        await anyio.sleep(0.05)
+        started = [child for child in multiprocessing.active_children() if child.pid not in before]
+    assert len(started) == 2, "one process per hashing slot, started without any hash asked"

@@ -61,6 +61,10 @@ def _start_hashing_process() -> None:
     _crypt_context()
 
 
+def _ready() -> None:
+    """Nothing: asked of a new pool, it makes the pool start its processes (each runs the initializer)."""
+
+
 def _hash(password: str) -> str:
     return str(_crypt_context().hash(password))
 
@@ -111,6 +115,14 @@ class PasslibPasswordHasher(PasswordHasher):
         self._max_waiting = QUEUE_PER_PROCESS * self._size if max_waiting is None else max_waiting
         # A real hash of a random password, so a login for an unknown user costs one real verification.
         self._dummy_hash = _crypt_context().hash(secrets.token_urlsafe(16))
+
+    def start(self) -> None:
+        """Start every hashing process now, so that the first logins after a start wait for no process to spawn.
+
+        Fire and forget: a process that fails to start breaks the pool, and the first login gets a fresh one.
+        """
+        for _ in range(self._size):
+            self._processes.submit(_ready)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         spawn = multiprocessing.get_context("spawn")
