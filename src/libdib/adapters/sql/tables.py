@@ -126,7 +126,8 @@ class RecordRow(Base):
 
     __tablename__ = "income_records"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[int] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int] = mapped_column(Id, ForeignKey("datasets.id", ondelete="CASCADE"))
+    """Indexed by ``ix_income_records_table_order``, which begins with it."""
     position: Mapped[int] = mapped_column(Integer)
     """The row's place in its table (records added later come after the table's rows): the order of listings
     and of "first listed", which ids cannot keep once a reload keeps the ids of the rows it lists again."""
