@@ -237,22 +237,42 @@ async def test_extending_a_session_keeps_it_past_its_first_expiry(uow_factory: U
 async def test_failures_are_counted_after_a_moment_with_the_oldest(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         for minutes in (20, 10, 5, 1):
-            await uow.login_failures.record("ada|10.0.0.1", NOW - timedelta(minutes=minutes))
-        await uow.login_failures.record("bob|10.0.0.1", NOW)
+            await uow.login_failures.record(["ada|10.0.0.1"], NOW - timedelta(minutes=minutes))
+        await uow.login_failures.record(["bob|10.0.0.1"], NOW)
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.login_failures.since("ada|10.0.0.1", NOW - timedelta(minutes=15)) == (
-            3,
-            NOW - timedelta(minutes=10),
-        )
-        assert await uow.login_failures.since("carol|10.0.0.1", NOW - timedelta(minutes=15)) == (0, None)
+        keys = ["ada|10.0.0.1", "carol|10.0.0.1", "bob|10.0.0.1"]
+        assert await uow.login_failures.since(keys, NOW - timedelta(minutes=15)) == {
+            "ada|10.0.0.1": (3, NOW - timedelta(minutes=10)),
+            "carol|10.0.0.1": (0, None),
+            "bob|10.0.0.1": (1, NOW),
+        }
+
+
+async def test_failures_recorded_under_several_keys_at_once_get_an_id_each_in_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        await uow.login_failures.lock(["ada|10.0.0.1", "a:10.0.0.1"])
+        ada, address = await uow.login_failures.record(["ada|10.0.0.1", "a:10.0.0.1"], NOW)
+        await uow.commit()
+    assert ada != address
+
+    async with uow_factory() as uow:
+        await uow.login_failures.forget(address)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.login_failures.since(["ada|10.0.0.1", "a:10.0.0.1"], NOW - HOUR) == {
+            "ada|10.0.0.1": (1, NOW),
+            "a:10.0.0.1": (0, None),
+        }
 
 
 async def test_clearing_failures_forgets_only_that_key(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
-        await uow.login_failures.record("ada|10.0.0.1", NOW)
-        await uow.login_failures.record("bob|10.0.0.1", NOW)
+        await uow.login_failures.record(["ada|10.0.0.1", "bob|10.0.0.1"], NOW)
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -260,14 +280,16 @@ async def test_clearing_failures_forgets_only_that_key(uow_factory: UnitOfWorkFa
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.login_failures.since("ada|10.0.0.1", NOW - HOUR) == (0, None)
-        assert await uow.login_failures.since("bob|10.0.0.1", NOW - HOUR) == (1, NOW)
+        assert await uow.login_failures.since(["ada|10.0.0.1", "bob|10.0.0.1"], NOW - HOUR) == {
+            "ada|10.0.0.1": (0, None),
+            "bob|10.0.0.1": (1, NOW),
+        }
 
 
 async def test_purging_failures_deletes_only_old_ones(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
-        await uow.login_failures.record("ada|10.0.0.1", NOW - HOUR)
-        await uow.login_failures.record("ada|10.0.0.1", NOW)
+        await uow.login_failures.record(["ada|10.0.0.1"], NOW - HOUR)
+        await uow.login_failures.record(["ada|10.0.0.1"], NOW)
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -275,7 +297,7 @@ async def test_purging_failures_deletes_only_old_ones(uow_factory: UnitOfWorkFac
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.login_failures.since("ada|10.0.0.1", NOW - 2 * HOUR) == (1, NOW)
+        assert await uow.login_failures.since(["ada|10.0.0.1"], NOW - 2 * HOUR) == {"ada|10.0.0.1": (1, NOW)}
 
 
 async def test_a_session_for_a_user_that_no_longer_exists_is_refused(uow_factory: UnitOfWorkFactory) -> None:
@@ -402,9 +424,9 @@ async def test_a_session_is_read_back_with_its_times(uow_factory: UnitOfWorkFact
 
 async def test_a_recorded_failure_can_be_forgotten_alone(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
-        await uow.login_failures.lock("ada|10.0.0.1")
-        first = await uow.login_failures.record("ada|10.0.0.1", NOW - timedelta(minutes=1))
-        second = await uow.login_failures.record("ada|10.0.0.1", NOW)
+        await uow.login_failures.lock(["ada|10.0.0.1"])
+        [first] = await uow.login_failures.record(["ada|10.0.0.1"], NOW - timedelta(minutes=1))
+        [second] = await uow.login_failures.record(["ada|10.0.0.1"], NOW)
         await uow.commit()
     assert first != second
 
@@ -413,7 +435,7 @@ async def test_a_recorded_failure_can_be_forgotten_alone(uow_factory: UnitOfWork
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.login_failures.since("ada|10.0.0.1", NOW - HOUR) == (1, NOW)
+        assert await uow.login_failures.since(["ada|10.0.0.1"], NOW - HOUR) == {"ada|10.0.0.1": (1, NOW)}
 
 
 async def test_the_admins_are_listed_under_lock(uow_factory: UnitOfWorkFactory) -> None:

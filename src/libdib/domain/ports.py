@@ -154,20 +154,23 @@ class LoginFailureRepository(Protocol):
     """Failed login attempts, by throttle key (username and client address)."""
 
     @abstractmethod
-    async def lock(self, key: str) -> None:
-        """Wait for any other unit holding ``key`` to end, then hold it until this unit ends."""
+    async def lock(self, keys: Sequence[str]) -> None:
+        """Wait for any other unit holding one of ``keys`` to end, then hold them all until this unit ends.
+
+        Taken in sorted order, whatever the order given: two units sharing keys never wait for each other.
+        """
 
     @abstractmethod
-    async def record(self, key: str, at: datetime) -> int:
-        """Remember one failed attempt; returns its id."""
+    async def record(self, keys: Sequence[str], at: datetime) -> list[int]:
+        """Remember one failed attempt under each of ``keys``; their ids, in the order of ``keys``."""
 
     @abstractmethod
     async def forget(self, failure_id: int) -> None:
         """Delete one recorded attempt (a reservation that turned out not to be a failure)."""
 
     @abstractmethod
-    async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
-        """How many failures there were after ``since``, and when the oldest of them was."""
+    async def since(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime | None]]:
+        """For each of ``keys``: how many failures it had after ``since``, and when the oldest of them was."""
 
     @abstractmethod
     async def clear(self, key: str) -> None:

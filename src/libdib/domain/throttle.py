@@ -70,24 +70,24 @@ async def reserve(uow: UnitOfWork, username: str, client: str, now: datetime) ->
     """Record one failure under each key of the attempt; raises ``Throttled`` when a key reached its limit.
 
     The caller commits. The limits are checked once before the keys are locked: a throttled attempt (most of a
-    flood) is refused on a read, without queueing for the lock or writing. Then again under the locks, taken in
-    sorted order so that two attempts sharing keys cannot deadlock.
+    flood) is refused on a read, without queueing for the lock or writing. Then again under the locks (which the
+    store takes in sorted order, so two attempts sharing keys cannot deadlock).
     """
     user_key, by_address = throttle_key(username, client), address_key(client)
     limits = {user_key: THROTTLE_LIMIT, by_address: ADDRESS_THROTTLE_LIMIT}
     await _refuse_when_throttled(uow, limits, now)
-    for key in sorted(limits):
-        await uow.login_failures.lock(key)
+    await uow.login_failures.lock(list(limits))
     await _refuse_when_throttled(uow, limits, now)
-    record = uow.login_failures.record
-    return Attempt(user_key, await record(user_key, now), await record(by_address, now))
+    user_failure, address_failure = await uow.login_failures.record([user_key, by_address], now)
+    return Attempt(user_key, user_failure, address_failure)
 
 
 async def _refuse_when_throttled(uow: UnitOfWork, limits: dict[str, int], now: datetime) -> None:
     """Raise ``Throttled`` when a key has reached its limit, with the wait until its oldest failure expires."""
     waits = []
+    counted = await uow.login_failures.since(list(limits), now - THROTTLE_WINDOW)
     for key, limit in limits.items():
-        failures, oldest = await uow.login_failures.since(key, now - THROTTLE_WINDOW)
+        failures, oldest = counted[key]
         if failures >= limit and oldest is not None:
             waits.append(max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds())))
     if waits:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -173,23 +173,29 @@ class InMemoryLoginFailureRepository(LoginFailureRepository):
         self._state = state
         self._failures: dict[int, _Failure] = state.table(FAILURES)
 
-    async def lock(self, key: str) -> None:
+    async def lock(self, keys: Sequence[str]) -> None:
         """Nothing to do: units run one at a time."""
 
-    async def record(self, key: str, at: datetime) -> int:
-        """Remember one failed attempt; returns its id."""
-        failure_id = self._state.next_id(FAILURES)
-        self._failures[failure_id] = _Failure(key, at)
-        return failure_id
+    async def record(self, keys: Sequence[str], at: datetime) -> list[int]:
+        """Remember one failed attempt under each key; their ids, in the order of ``keys``."""
+        ids = []
+        for key in keys:
+            failure_id = self._state.next_id(FAILURES)
+            self._failures[failure_id] = _Failure(key, at)
+            ids.append(failure_id)
+        return ids
 
     async def forget(self, failure_id: int) -> None:
         """Delete one recorded attempt."""
         self._failures.pop(failure_id, None)
 
-    async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
-        """How many failures of ``key`` came after ``since``, and the oldest of them."""
-        times = [failure.at for failure in self._failures.values() if failure.key == key and failure.at > since]
-        return len(times), min(times, default=None)
+    async def since(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime | None]]:
+        """For each key: how many of its failures came after ``since``, and the oldest of them."""
+        times: dict[str, list[datetime]] = {key: [] for key in keys}
+        for failure in self._failures.values():
+            if failure.key in times and failure.at > since:
+                times[failure.key].append(failure.at)
+        return {key: (len(at), min(at, default=None)) for key, at in times.items()}
 
     async def clear(self, key: str) -> None:
         """Forget the failures of ``key``."""

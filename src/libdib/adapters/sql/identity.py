@@ -81,12 +81,13 @@ REVOKE_LIVE_SESSIONS = LIVE_SESSIONS.values(revoked=True)
 REVOKE_LIVE_SESSIONS_BUT = LIVE_SESSIONS.where(sessions.c.sid != bindparam("keep_sid")).values(revoked=True)
 EXPIRED = [delete(table).where(table.c.expires_at < bindparam("now")) for table in (sessions, spent, revoked)]
 
-RECORD_FAILURE = insert(failures).returning(failures.c.id)
+RECORD_FAILURES = insert(failures).returning(failures.c.key, failures.c.id)
 FORGET_FAILURE = delete(failures).where(failures.c.id == bindparam("failure_id"))
 CLEAR_FAILURES = delete(failures).where(failures.c.key == bindparam("key"))
-FAILURES_SINCE = select(func.count(), func.min(failures.c.at)).where(
-    failures.c.key == bindparam("key"),
-    failures.c.at > bindparam("since"),
+FAILURES_SINCE = (
+    select(failures.c.key, func.count(), func.min(failures.c.at))
+    .where(failures.c.key.in_(bindparam("keys", expanding=True)), failures.c.at > bindparam("since"))
+    .group_by(failures.c.key)
 )
 OLD_FAILURES = delete(failures).where(failures.c.at < bindparam("before"))
 UNNEEDED_LOCKS = delete(locks).where(~exists().where(failures.c.key == locks.c.name))
@@ -138,9 +139,12 @@ def _dialect_of(connection: AsyncConnection, statements: dict[str, Executable]) 
     return statements[connection.dialect.name]
 
 
-async def _lock(connection: AsyncConnection, name: str) -> None:
-    """Upsert the lock row of ``name``: PostgreSQL keeps the row locked, SQLite the database, until the unit ends."""
-    await connection.execute(_dialect_of(connection, LOCK), {"name": name})
+async def _lock(connection: AsyncConnection, names: Sequence[str]) -> None:
+    """Upsert the lock rows of ``names``, in sorted order, in one statement.
+
+    PostgreSQL keeps the rows locked, and SQLite the database, until the unit ends.
+    """
+    await connection.execute(_dialect_of(connection, LOCK), [{"name": name} for name in sorted(names)])
 
 
 async def _count(connection: AsyncConnection, statement: Executable, parameters: dict[str, Any]) -> int:
@@ -198,7 +202,7 @@ class SqlUserRepository(UserRepository):
 
     async def lock_admins(self) -> list[int]:
         """Lock the set of admins (the ``admins`` lock row), then read their ids."""
-        await _lock(self._connection, ADMINS_LOCK)
+        await _lock(self._connection, [ADMINS_LOCK])
         return list((await self._connection.execute(ADMIN_IDS)).scalars())
 
 
@@ -278,22 +282,27 @@ class SqlLoginFailureRepository(LoginFailureRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def lock(self, key: str) -> None:
-        """Hold the lock row of ``key`` until the unit ends."""
-        await _lock(self._connection, key)
+    async def lock(self, keys: Sequence[str]) -> None:
+        """Hold the lock rows of ``keys`` until the unit ends."""
+        await _lock(self._connection, keys)
 
-    async def record(self, key: str, at: datetime) -> int:
-        """Insert one failure; returns its id."""
-        return int((await self._connection.execute(RECORD_FAILURE, {"key": key, "at": at})).scalar_one())
+    async def record(self, keys: Sequence[str], at: datetime) -> list[int]:
+        """Insert one failure per key, in one statement; their ids, in the order of ``keys`` (keys differ)."""
+        rows = await self._connection.execute(RECORD_FAILURES, [{"key": key, "at": at} for key in keys])
+        ids = {key: int(failure_id) for key, failure_id in rows}
+        return [ids[key] for key in keys]
 
     async def forget(self, failure_id: int) -> None:
         """Delete one failure."""
         await self._connection.execute(FORGET_FAILURE, {"failure_id": failure_id})
 
-    async def since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
-        """Count the failures of ``key`` after ``since`` and find the oldest, in one query."""
-        count, oldest = (await self._connection.execute(FAILURES_SINCE, {"key": key, "since": since})).one()
-        return int(count), oldest
+    async def since(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime | None]]:
+        """Count the failures of each key after ``since`` and find the oldest, in one query."""
+        counted: dict[str, tuple[int, datetime | None]] = dict.fromkeys(keys, (0, None))
+        parameters = {"keys": list(keys), "since": since}
+        for key, count, oldest in await self._connection.execute(FAILURES_SINCE, parameters):
+            counted[key] = (int(count), oldest)
+        return counted
 
     async def clear(self, key: str) -> None:
         """Delete the failures of ``key``."""
