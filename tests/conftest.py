@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import is_hypothesis_test
 from hypothesis import settings as hypothesis_settings
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from libdib.bootstrap import Services, build_services
@@ -146,7 +147,7 @@ def memory_services(settings: Settings, clock: FixedClock) -> Services:
 
 
 @pytest.fixture
-async def client(settings: Settings, memory_services: Services) -> AsyncIterator[AsyncTestClient[object]]:
+async def client(settings: Settings, memory_services: Services) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=create_app(settings, memory_services)) as test_client:
         yield test_client
 
@@ -162,6 +163,6 @@ def pg_services(pg_settings: Settings, clock: FixedClock) -> Services:
 
 
 @pytest.fixture
-async def pg_client(pg_settings: Settings, pg_services: Services) -> AsyncIterator[AsyncTestClient[object]]:
+async def pg_client(pg_settings: Settings, pg_services: Services) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=create_app(pg_settings, pg_services)) as test_client:
         yield test_client

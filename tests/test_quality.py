@@ -28,7 +28,7 @@ def tool(name: str) -> str:
     [
         pytest.param(["ruff", "check", *PYTHON_TREES], id="ruff-lint"),
         pytest.param(["ruff", "format", "--check", *PYTHON_TREES], id="ruff-format"),
-        pytest.param(["mypy"], id="mypy-strict"),
+        pytest.param(["mypy", *PYTHON_TREES], id="mypy-strict"),
         pytest.param(["lint-imports"], id="import-layers"),
     ],
 )

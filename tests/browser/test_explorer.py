@@ -198,7 +198,9 @@ def test_a_new_visitor_creates_an_account_on_the_page_is_told_why_a_weak_passwor
     assert page.text("who") == "Signed in as newcomer"
     assert page.query() == "races=asian,white&sex=female&age_range=25-34", "a first visit starts from a useful view"
     assert page.chart_is_drawn()
-    token = page.session()["access"]
+    session = page.session()
+    assert session is not None, "signing in keeps the session for the tab"
+    token = session["access"]
 
     page.element("sign-out").click()
     page.wait(lambda: page.visible("sign-in"), "signing out did not ask to sign in")

@@ -10,8 +10,8 @@ import pytest
 
 from libdib.bootstrap import Services, build_services
 from libdib.domain.errors import Throttled, Unauthenticated
+from libdib.domain.identity import TokenPair
 from libdib.domain.throttle import THROTTLE_LIMIT
-from libdib.domain.tokens import TokenPair
 from libdib.domain.users import LastAdmin
 from tests.conftest import make_settings
 from tests.fakes import FastHasher

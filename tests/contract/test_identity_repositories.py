@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -11,9 +12,9 @@ import pytest
 
 from libdib.adapters.lease import REVOCATION, ReadEpochs
 from libdib.domain.errors import NotFound
-from libdib.domain.ports import UnitOfWorkFactory
-from libdib.domain.tokens import AuthSession, Claims, TokenKind
-from libdib.domain.users import NewUser, User, UsernameTaken
+from libdib.domain.identity import AuthSession, Claims, NewUser, TokenKind, User
+from libdib.domain.ports import UnitOfWork, UnitOfWorkFactory
+from libdib.domain.users import UsernameTaken
 
 pytestmark = pytest.mark.anyio
 
@@ -324,7 +325,7 @@ async def test_every_change_that_may_withdraw_a_token_moves_the_revocation_epoch
     ada = await add_user(uow_factory)
     sid = await start_session(uow_factory, ada)
     await start_session(uow_factory, ada)
-    withdrawals = {
+    withdrawals: dict[str, Callable[[UnitOfWork], Awaitable[object]]] = {
         "revoke_session": lambda uow: uow.sessions.revoke_session(sid),
         "revoke_token": lambda uow: uow.sessions.revoke_token("j" * 32, NOW + HOUR),
         "revoke_other_sessions": lambda uow: uow.sessions.revoke_other_sessions(ada.id, keep_sid=None),

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from libdib.domain.identity import NewUser
 from libdib.domain.ports import UnitOfWorkFactory
-from libdib.domain.users import NewUser
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from libdib.bootstrap import build_services
+from libdib.bootstrap import Backend, build_services
 from libdib.entrypoints.http.app import create_app
 from tests import databases
 from tests.conftest import CENSUS_DIR, make_settings
@@ -95,7 +95,7 @@ async def running_api(backend: str, folder: Path, database_url: str) -> AsyncIte
     settings = make_settings(
         database_url=database_url, census_source=f"{ASIAN},{WHITE},{more}", max_upload_bytes=str(MAX_UPLOAD)
     )
-    store = "memory" if backend == "memory" else "sql"
+    store: Backend = "memory" if backend == "memory" else "sql"
     services = build_services(settings, backend=store, hasher=FastHasher(), clock=FixedClock())
     async with AsyncTestClient(app=create_app(settings, services)) as client:
         # The app runs on the client's own loop, in another thread; the database engine lives there too.

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from libdib.bootstrap import build_services
@@ -18,7 +19,7 @@ from tests.fakes import FastHasher
 
 pytestmark = pytest.mark.anyio
 
-Client = AsyncTestClient[object]
+Client = AsyncTestClient[Litestar]
 REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']*)["']|url\(([^)]*)\)|import\s[^;]*?from\s*["']([^"']+)""")
 
 

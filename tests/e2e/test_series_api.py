@@ -19,7 +19,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
-from libdib.bootstrap import build_services
+from libdib.bootstrap import Backend, build_services
 from libdib.entrypoints.http.app import create_app
 from tests import databases
 from tests.conftest import CENSUS_DIR, make_settings
@@ -83,7 +83,7 @@ async def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         database = databases.create_database()
         url = databases.async_url(database)
     settings = make_settings(database_url=url, census_source=str(CENSUS_DIR))
-    backend = "memory" if request.param == "memory" else "sql"
+    backend: Backend = "memory" if request.param == "memory" else "sql"
     services = build_services(settings, backend=backend, hasher=FastHasher(), clock=FixedClock())
     try:
         async with AsyncTestClient(app=create_app(settings, services)) as client:

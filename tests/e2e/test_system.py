@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 pytestmark = pytest.mark.anyio
 
-Client = AsyncTestClient[object]
+Client = AsyncTestClient[Litestar]
 
 
 async def test_the_root_redirects_to_the_scalar_docs(client: Client) -> None:

@@ -88,7 +88,7 @@ def test_every_scaled_service_has_a_health_check_and_the_balancer_waits_for_heal
 
 
 def test_the_balancer_checks_each_replica_s_health_and_retries_a_request_a_dead_replica_never_got() -> None:
-    balancer = str(compose()["configs"]["haproxy_cfg"]["content"])  # type: ignore[index]
+    balancer = str(compose()["configs"]["haproxy_cfg"]["content"])
     assert "option httpchk GET /health" in balancer
     assert "server-template api 2 api-scaled:8000 check" in balancer
     assert "retry-on conn-failure" in balancer
@@ -99,7 +99,7 @@ def test_the_balancer_configuration_is_valid_haproxy(tmp_path: Path) -> None:
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is not installed (Debian's haproxy package)")
     config = tmp_path / "haproxy.cfg"
-    config.write_text(str(compose()["configs"]["haproxy_cfg"]["content"]))  # type: ignore[index]
+    config.write_text(str(compose()["configs"]["haproxy_cfg"]["content"]))
     checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

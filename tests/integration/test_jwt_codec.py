@@ -13,14 +13,15 @@ import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
 from libdib.adapters.jwt_codec import PyJwtTokenCodec
-from libdib.domain.tokens import Claims, InvalidToken, TokenKind
+from libdib.domain.identity import Claims, TokenKind
+from libdib.domain.tokens import InvalidToken
 
 KEY = "k" * 40
 OTHER_KEY = "o" * 40
 NOW = int(time.time())
 
 
-def claims(kind: TokenKind = TokenKind.ACCESS, **overrides: Any) -> dict[str, Any]:
+def claims(kind: TokenKind = TokenKind.ACCESS, /, **overrides: Any) -> dict[str, Any]:
     payload = {
         "iss": "libdib",
         "aud": "libdib-api",

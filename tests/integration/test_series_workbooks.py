@@ -7,6 +7,7 @@ in a shuffled order), years listed twice with footnotes, and symbols in about on
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -49,7 +50,7 @@ def generated(race: str, seed: int) -> p8.P8Table:
     return p8.P8Table(race, 2019, (1967, 2019), sections)
 
 
-def cell(cells: list[p8.Cell], sex: str, column: str) -> int | None:
+def cell(cells: Sequence[p8.Cell], sex: str, column: str) -> int | None:
     return p8.cell_value(cells[FIELDS[sex, column]])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import fastexcel
@@ -85,7 +86,7 @@ def plain_read(path: Path) -> list[Observation]:
     return found
 
 
-def workbook_of(*lines: list[str | int]) -> bytes:
+def workbook_of(*lines: Sequence[object]) -> bytes:
     """A one-sheet workbook with these rows from A1 on."""
     buffer = io.BytesIO()
     with xlsxwriter.Workbook(buffer) as workbook:

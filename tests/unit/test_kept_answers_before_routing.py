@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from libdib.domain.errors import Unauthenticated, Unavailable
 from libdib.entrypoints.http.answers import Answer, KeptAnswersBeforeRouting, KeptAnswerStore, key_of
+
+if TYPE_CHECKING:
+    from litestar.types import HTTPScope
 
 pytestmark = pytest.mark.anyio
 
@@ -53,8 +56,9 @@ async def authenticate(token: str) -> object:
 
 async def through_door(scope: dict[str, Any], *, cors: bool = False, data_version: Any = version) -> Sent:
     store = KeptAnswerStore()
-    store.get(key_of(request(path="/records/1")), "7")
-    store.keep(key_of(request(path="/records/1")), "7", ANSWER)
+    key = key_of(cast("HTTPScope", request(path="/records/1")))
+    store.get(key, "7")
+    store.keep(key, "7", ANSWER)
     sent = Sent()
     door = KeptAnswersBeforeRouting(
         sent.litestar, store, data_version=data_version, authenticate=authenticate, cors=cors

@@ -9,11 +9,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from libdib.adapters.passwords import ZxcvbnPasswordStrength
+from libdib.domain.identity import USERNAME_PATTERN
 from libdib.domain.ports import PasswordStrength
 from libdib.domain.users import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
-    USERNAME_PATTERN,
     WeakPassword,
     check_password,
 )

@@ -15,16 +15,10 @@ import pytest
 
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.domain.errors import Throttled, Unauthenticated, Unavailable
+from libdib.domain.identity import Claims, NewUser, TokenKind, TokenPair, User
 from libdib.domain.ports import PasswordHasher, TokenCodec, UnitOfWork
 from libdib.domain.throttle import ADDRESS_THROTTLE_LIMIT, THROTTLE_LIMIT
-from libdib.domain.tokens import (
-    Claims,
-    InvalidToken,
-    TokenKind,
-    TokenPair,
-    TokenService,
-)
-from libdib.domain.users import NewUser, User
+from libdib.domain.tokens import InvalidToken, TokenService
 from tests.fakes import FastHasher, FixedClock, MemoryWorker
 
 pytestmark = pytest.mark.anyio
