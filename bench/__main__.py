@@ -22,7 +22,16 @@ from pathlib import Path
 import httpx
 
 from bench import load, logins, nodes, report, series, wrk
-from bench.harness import COMPARISON_PATH, LIST_PATH, Libdib, ceiling, libdib, run_sql, scratch_database
+from bench.harness import (
+    COMPARISON_PATH,
+    LIST_PATH,
+    Libdib,
+    ceiling,
+    libdib,
+    run_sql,
+    scratch_database,
+    stop_cleanly_on_sigterm,
+)
 from bench.report import Row
 
 ACCESS_LOG_BUDGET = 0.10
@@ -275,6 +284,7 @@ def load_rows(results: load.LoadResults) -> list[Row]:
 
 def main() -> None:
     """Run the chosen parts and publish the table."""
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=15, help="seconds per HTTP measurement (default 15)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")

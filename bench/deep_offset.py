@@ -11,7 +11,7 @@ import asyncio
 import statistics
 import time
 
-from bench.harness import run_sql, scratch_database, sqlalchemy_url
+from bench.harness import run_sql, scratch_database, sqlalchemy_url, stop_cleanly_on_sigterm
 from libdib.adapters.sql.census import SqlRecordRepository
 from libdib.adapters.sql.engine import create_engine
 from libdib.adapters.sql.migrate import upgrade
@@ -52,6 +52,7 @@ async def median_page_seconds(url: str) -> float:
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     with scratch_database() as dsn:
         url = sqlalchemy_url(dsn)
         upgrade(url)

@@ -9,12 +9,14 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -37,6 +39,20 @@ LOGIN_PATH = "/auth/login"
 COMPARISON_PATH = "/comparisons?year=2019&age_range=25-34&races=white,asian&race=asian&base_year=2002"
 """One year, one age, with percent change; years and ages both real workbooks cover."""
 LIST_PATH = "/records?limit=100"
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Make SIGTERM (``timeout``, ``kill``, a CI job's deadline) end the bench as Ctrl-C does: by unwinding.
+
+    Python's default SIGTERM ends the process on the spot, so no ``finally`` runs: the servers the bench started
+    (each in a session of its own, out of reach of a signal to the bench's group) and its scratch databases
+    would outlive it. Raising ``SystemExit`` instead lets every block stop what it started.
+    """
+
+    def exit_unwinding(signal_number: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signal_number)
+
+    signal.signal(signal.SIGTERM, exit_unwinding)
 
 
 def run_sql(dsn: str, *statements: str) -> str:

@@ -15,11 +15,12 @@ import secrets
 from bench import report, wrk
 from bench.__main__ import http_row, measured
 from bench.ceiling import LAYERS
-from bench.harness import ceiling, libdib, run_sql, scratch_database
+from bench.harness import ceiling, libdib, run_sql, scratch_database, stop_cleanly_on_sigterm
 
 
 def main() -> None:
     """Measure every rung on a scratch database and print the table (not written to ``bench/results``)."""
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.ladder", description=__doc__)
     parser.add_argument("--duration", type=float, default=15, help="seconds per measurement (default 15)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")

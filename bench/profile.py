@@ -17,7 +17,15 @@ from collections import Counter
 from pathlib import Path
 
 from bench import logins, wrk
-from bench.harness import COMPARISON_PATH, LIST_PATH, LOGIN_PATH, Libdib, libdib, scratch_database
+from bench.harness import (
+    COMPARISON_PATH,
+    LIST_PATH,
+    LOGIN_PATH,
+    Libdib,
+    libdib,
+    scratch_database,
+    stop_cleanly_on_sigterm,
+)
 from bench.report import RESULTS
 
 CONNECTIONS = 32
@@ -101,6 +109,7 @@ def library(frame: str) -> str:
 
 def main() -> None:
     """``python -m bench.profile TARGET``."""
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("target", choices=("records", "comparisons", "list", "logins"))
     parser.add_argument("--seconds", type=float, default=15, help="how long to sample (default 15)")

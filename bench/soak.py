@@ -16,7 +16,16 @@ import time
 from dataclasses import dataclass
 
 from bench import wrk
-from bench.harness import COMPARISON_PATH, LIST_PATH, POSTGRES_URL, Libdib, libdib, resident_bytes, scratch_database
+from bench.harness import (
+    COMPARISON_PATH,
+    LIST_PATH,
+    POSTGRES_URL,
+    Libdib,
+    libdib,
+    resident_bytes,
+    scratch_database,
+    stop_cleanly_on_sigterm,
+)
 
 PEAK_SECONDS = 10
 PEAK_CONNECTIONS = 32
@@ -118,6 +127,7 @@ def run(
 
 def main() -> None:
     """``python -m bench.soak``: print the summary; exit 1 when the soak failed."""
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--minutes", type=float, default=10, help="how long to soak (default 10)")
     parser.add_argument("--rate", type=float, help="requests per second (default: half the measured peak)")
