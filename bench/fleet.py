@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,8 @@ from bench.served import Server, free_port, start
 
 DATABASE = "libdib"
 """The database the fleet's nodes use, on the primary, through PgBouncer, and on the replica."""
+REPLICA_ALIAS = "libdib_replica"
+"""The name PgBouncer serves the replica's copy of ``DATABASE`` under."""
 READY_TIMEOUT_SECONDS = 15
 NODE_WORKERS = 2
 NODE_POOL_SIZE = 5
@@ -100,11 +102,14 @@ def _private_dir(prefix: str) -> Path:
     return root
 
 
-def pgbouncer(primary: PgCluster, databases: Sequence[str]) -> Daemon:
-    """PgBouncer in transaction pooling mode in front of ``databases`` of ``primary`` (not started)."""
+def pgbouncer(servers: Mapping[str, tuple[PgCluster, str]]) -> Daemon:
+    """PgBouncer in transaction pooling mode (not started): each name it serves, to a database of a cluster."""
     root = _private_dir("libdib-pgbouncer-")
     port = free_port()
-    entries = "\n".join(f"{name} = host=127.0.0.1 port={primary.port} dbname={name}" for name in databases)
+    entries = "\n".join(
+        f"{name} = host=127.0.0.1 port={cluster.port} dbname={database}"
+        for name, (cluster, database) in servers.items()
+    )
     (root / "users.txt").write_text(f'"{SUPERUSER}" ""\n')
     (root / "pgbouncer.ini").write_text(
         f"""[databases]
@@ -233,9 +238,20 @@ class Topology:
 
 
 @contextmanager
-def scaled(nodes: int, *, admin: tuple[str, str], census_dir: Path, replica_delay: float = 0.0) -> Iterator[Topology]:
+def scaled(
+    nodes: int,
+    *,
+    admin: tuple[str, str],
+    census_dir: Path,
+    replica_delay: float = 0.0,
+    replica_behind_pooler: bool = False,
+) -> Iterator[Topology]:
     """A primary, its streaming replica (replaying ``replica_delay`` s late), PgBouncer, ``nodes`` nodes behind
-    HAProxy; every piece stopped and deleted afterwards."""
+    HAProxy; every piece stopped and deleted afterwards.
+
+    The nodes reach the primary through PgBouncer, and the replica directly, or through the same PgBouncer (as
+    ``REPLICA_ALIAS``) with ``replica_behind_pooler``.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="libdib-fleet-"))
     primary = PgCluster.create()
     replica: PgCluster | None = None
@@ -246,10 +262,17 @@ def scaled(nodes: int, *, admin: tuple[str, str], census_dir: Path, replica_dela
         # Off for the whole database: behind the pooler, libdib cannot send it as a startup parameter.
         primary.sql(f"ALTER DATABASE {DATABASE} SET jit = off")
         replica = primary.standby(apply_delay=replica_delay)
-        pooler = pgbouncer(primary, [DATABASE])
+        pooled = {DATABASE: (primary, DATABASE)}
+        if replica_behind_pooler:
+            pooled[REPLICA_ALIAS] = (replica, DATABASE)
+        pooler = pgbouncer(pooled)
         pooler.start()
-        pooled = primary.url(DATABASE).replace(f":{primary.port}/", f":{pooler.port}/")
-        fleet = Fleet(workdir, node_env(pooled, replica.url(DATABASE), admin=admin, census_dir=census_dir))
+        primary_url, replica_url = (
+            primary.url(name).replace(f":{primary.port}/", f":{pooler.port}/") for name in (DATABASE, REPLICA_ALIAS)
+        )
+        if not replica_behind_pooler:
+            replica_url = replica.url(DATABASE)
+        fleet = Fleet(workdir, node_env(primary_url, replica_url, admin=admin, census_dir=census_dir))
         fleet.start(nodes)
         yield Topology(primary, replica, pooler, fleet)
     finally:

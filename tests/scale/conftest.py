@@ -1,4 +1,5 @@
-"""One topology per module: a primary and its delayed streaming replica, PgBouncer, three nodes behind HAProxy."""
+"""One topology per module and layout: a primary and its delayed streaming replica, PgBouncer, three nodes behind
+HAProxy; the replica reached directly, then through PgBouncer."""
 
 from __future__ import annotations
 
@@ -28,13 +29,22 @@ def log_in(topology: Topology, username: str = ADMIN[0]) -> dict[str, str]:
     return dict(response.json())
 
 
-@pytest.fixture(scope="module")
-def topology() -> Iterator[Topology]:
-    """Every piece started on free loopback ports; everything stopped and deleted after the module."""
+@pytest.fixture(scope="module", params=[False, True], ids=["replica direct", "replica behind PgBouncer"])
+def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
+    """Every piece started on free loopback ports; everything stopped and deleted after the module's tests.
+
+    Every test runs twice: with the nodes reaching the replica directly, and through PgBouncer as the primary.
+    """
     problem = unavailable_reason() or (f"missing: {', '.join(programs_missing())}" if programs_missing() else None)
     if problem and databases.REQUIRED:
         pytest.fail(f"{problem} (the scale tests are mandatory in CI)")
     if problem:
         pytest.skip(problem)
-    with scaled(3, admin=ADMIN, census_dir=CENSUS_DIR, replica_delay=REPLICA_DELAY_SECONDS) as started:
+    with scaled(
+        3,
+        admin=ADMIN,
+        census_dir=CENSUS_DIR,
+        replica_delay=REPLICA_DELAY_SECONDS,
+        replica_behind_pooler=request.param,
+    ) as started:
         yield started
