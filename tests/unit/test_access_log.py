@@ -77,3 +77,16 @@ def test_a_log_level_above_info_turns_the_access_log_off() -> None:
         assert not AccessLog().enabled()
     finally:
         logging.getLogger().setLevel(logging.INFO)
+
+
+def test_on_a_developers_terminal_a_request_is_one_readable_line_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=False)
+    log = AccessLog()
+
+    log.log(scope("/records/7", client=("10.0.0.5", 40000)), "trace-87654321", status=201, started=2.0, ended=2.25)
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "request" in line
+    for field in ("method=GET", "path=/records/7", "status=201", "duration_ms=250.0", "request_id=trace-87654321"):
+        assert field in line, line
+    assert "client=10.0.0.5" in line
