@@ -137,6 +137,11 @@ server_reset_query =
     return Daemon(command, port, root / "pgbouncer.log")
 
 
+def pooler_url(pooler: Daemon, cluster: PgCluster, name: str) -> str:
+    """The URL of database ``name`` as ``pooler`` serves it, with ``cluster``'s user."""
+    return cluster.url(name).replace(f":{cluster.port}/", f":{pooler.port}/")
+
+
 def haproxy(node_ports: Sequence[int]) -> Daemon:
     """HAProxy balancing HTTP over ``node_ports`` round robin, taking out a node whose ``/health`` fails.
 
@@ -267,11 +272,8 @@ def scaled(
             pooled[REPLICA_ALIAS] = (replica, DATABASE)
         pooler = pgbouncer(pooled)
         pooler.start()
-        primary_url, replica_url = (
-            primary.url(name).replace(f":{primary.port}/", f":{pooler.port}/") for name in (DATABASE, REPLICA_ALIAS)
-        )
-        if not replica_behind_pooler:
-            replica_url = replica.url(DATABASE)
+        primary_url = pooler_url(pooler, primary, DATABASE)
+        replica_url = pooler_url(pooler, primary, REPLICA_ALIAS) if replica_behind_pooler else replica.url(DATABASE)
         fleet = Fleet(workdir, node_env(primary_url, replica_url, admin=admin, census_dir=census_dir))
         fleet.start(nodes)
         yield Topology(primary, replica, pooler, fleet)

@@ -160,8 +160,8 @@ class AccessLog:
         return f"{self._second_text}.{int((now - second) * 1_000_000):06d}Z"
 
 
-FIELDS = ("event", "method", "path", "status", "duration_ms", "request_id", "client")
-"""A request's own fields of its access line, the first of ``AccessLine``'s."""
+FIELDS = AccessLine.__struct_fields__[:7]
+"""A request's own fields of its access line: ``AccessLine``'s but the last three (level, logger, timestamp)."""
 
 
 def _fields(request: Pending) -> tuple[str, str, str, int, float, str, str | None]:
