@@ -218,14 +218,20 @@ def _summed(rounds: list[wrk.Result]) -> wrk.Result:
     )
 
 
-def login_rows(app: Libdib, arguments: argparse.Namespace) -> list[Row]:
-    """Read latency alone and during the login storm."""
+def login_rows(app: Libdib, arguments: argparse.Namespace) -> tuple[list[Row], str]:
+    """Read latency alone and during the login storm, and a note on how it was measured."""
     print(f"measuring reads alone, then during {logins.LOGIN_CLIENTS} clients' logins", file=sys.stderr)
     results = logins.run(app, arguments.duration)
     if results.alone.errors or results.during.errors:
         raise RuntimeError(f"reads failed during the login benchmark: {results}")
     read = f"GET /records/{{id}} at {logins.READ_RATE} req/s"
-    return [
+    note = (
+        f"The reads alone and the reads while {logins.LOGIN_CLIENTS} clients log in alternate in {logins.ROUNDS}"
+        f" rounds of {arguments.duration / logins.ROUNDS:.0f} s each, and each p99 is over all its rounds' reads."
+        f" The host took {results.steal_alone:.1%} of the CPUs' time (steal) during the reads alone and"
+        f" {results.steal_during:.1%} during the logins."
+    )
+    rows = [
         Row(
             measurement=f"{read}, alone",
             throughput=report.per_second(results.alone.rate, "req"),
@@ -248,6 +254,7 @@ def login_rows(app: Libdib, arguments: argparse.Namespace) -> list[Row]:
             p99=report.ms(results.logins.p99_ms),
         ),
     ]
+    return rows, note
 
 
 def load_rows(results: load.LoadResults) -> list[Row]:
@@ -315,7 +322,9 @@ def main() -> None:
                     http = http_rows(app, dsn, arguments)
                     rows += http
                 if "logins" in parts:
-                    rows += login_rows(app, arguments)
+                    storm, note = login_rows(app, arguments)
+                    rows += storm
+                    notes.append(note)
             if "http" in parts:
                 row, note = log_off_row(dsn, password, arguments)
                 rows.insert(len(http), row)

@@ -8,6 +8,11 @@ The storm is what it says: 8 clients, each its own user (signed up by the bench)
 (127.0.0.2 to 127.0.0.9: loopback answers for all of 127.0.0.0/8), each logging in with the right password as
 soon as its previous login answered. libdib keeps its default settings, so its per-address limits see 8
 clients, not one; any answer but 200 (a 429 or 503 included) is a failure and is printed.
+
+The reads alone and the reads during the storm alternate in short rounds, and each side's p99 is taken over all
+its rounds' reads. A virtual machine's speed drifts (its host takes CPU time from it, the "steal" of
+``/proc/stat``, and more at some times than others): one long run of each side would compare two spells of the
+machine rather than the two loads. The steal of each side is measured and reported with the ratio.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -31,6 +39,8 @@ READ_RATE = 200
 """Reads per second: a quiet, steady background next to the peak of several thousand."""
 READ_CONNECTIONS = 8
 LOGIN_CLIENTS = 8
+ROUNDS = 3
+"""Rounds of reads alone then reads during the storm; the measured seconds are shared between them."""
 WARMUP_SECONDS = 3.0
 STORM_LEAD_SECONDS = 1.0
 """The logins start this long before the reads are measured, and end after them."""
@@ -60,13 +70,45 @@ class StormResult:
         return sum(self.failures.values())
 
 
+@dataclass
+class Steal:
+    """How much of the CPUs' time the host took from this machine, over the spells measured."""
+
+    stolen: int = 0
+    total: int = 0
+    """Clock ticks of every CPU, stolen ones included."""
+
+    @property
+    def share(self) -> float:
+        """The stolen part of the time, 0 to 1."""
+        return self.stolen / self.total if self.total else 0.0
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        """Add the steal of the block's spell."""
+        stolen, total = _cpu_ticks()
+        yield
+        stolen_after, total_after = _cpu_ticks()
+        self.stolen += stolen_after - stolen
+        self.total += total_after - total
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """All CPUs' stolen ticks, and all their ticks, so far (``/proc/stat``'s first line; guest time is in user)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return ticks[7], sum(ticks)
+
+
 @dataclass(frozen=True)
 class LoginResults:
-    """The reads alone, the reads during the storm, and the storm's own logins."""
+    """The reads alone, the reads during the storm (each pooled over its rounds), and the storm's own logins."""
 
     alone: wrk.Result
     during: wrk.Result
     logins: StormResult
+    steal_alone: float
+    """The share of the CPUs' time the host took while the reads ran alone (see ``Steal``)."""
+    steal_during: float
 
     @property
     def ratio(self) -> float:
@@ -117,33 +159,62 @@ async def _log_in_until(app: Libdib, number: int, deadline: float, took: list[fl
                 await asyncio.sleep(float(answer.headers.get("Retry-After", 1)))
 
 
-async def _storm(app: Libdib, seconds: float) -> StormResult:
-    took: list[float] = []
-    failures: Counter[int] = Counter()
-    started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(_log_in_until(app, number, deadline, took, failures) for number in range(LOGIN_CLIENTS)))
-    elapsed = time.perf_counter() - started
-    percentiles = statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else [0.0] * 99
-    return StormResult(
-        logins=len(took),
-        seconds=elapsed,
-        p50_ms=percentiles[49] * 1000,
-        p99_ms=percentiles[98] * 1000,
-        failures=dict(failures),
-    )
+@dataclass
+class Storm:
+    """What the storm's rounds have seen so far: each successful login's time, and every other answer."""
+
+    took: list[float] = field(default_factory=list)
+    failures: Counter[int] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    async def log_in_for(self, app: Libdib, seconds: float) -> None:
+        """Every client logs in back to back for ``seconds``."""
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(
+            *(_log_in_until(app, number, deadline, self.took, self.failures) for number in range(LOGIN_CLIENTS))
+        )
+        self.seconds += time.perf_counter() - started
+
+    def result(self) -> StormResult:
+        """The rounds' logins as one."""
+        took = self.took
+        percentiles = statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else [0.0] * 99
+        return StormResult(
+            logins=len(took),
+            seconds=self.seconds,
+            p50_ms=percentiles[49] * 1000,
+            p99_ms=percentiles[98] * 1000,
+            failures=dict(self.failures),
+        )
 
 
 def run(app: Libdib, seconds: float) -> LoginResults:
-    """Measure read latency alone and during ``LOGIN_CLIENTS`` concurrent back-to-back logins."""
+    """Measure read latency alone and during ``LOGIN_CLIENTS`` concurrent back-to-back logins, ``seconds`` each."""
     reads = wrk.Load.authenticated(app.token, app.record_paths())
     sign_up_storm_users(app)
     # Unpaced first, so every path has been asked once: both measured phases read what a warm worker kept.
     wrk.run(app.url, reads, WARMUP_SECONDS, READ_CONNECTIONS)
-    alone = wrk.run(app.url, reads, seconds, READ_CONNECTIONS, rate=READ_RATE)
-    # The storm runs on a thread with its own event loop while wrk measures the reads from its own process.
-    with ThreadPoolExecutor(1, "bench-login-storm") as thread:
-        storm = thread.submit(asyncio.run, _storm(app, seconds + 2 * STORM_LEAD_SECONDS))
-        time.sleep(STORM_LEAD_SECONDS)
-        during = wrk.run(app.url, reads, seconds, READ_CONNECTIONS, rate=READ_RATE)
-        return LoginResults(alone=alone, during=during, logins=storm.result())
+    alone: list[wrk.Result] = []
+    during: list[wrk.Result] = []
+    steal = {"alone": Steal(), "during": Steal()}
+    storm = Storm()
+    for _ in range(ROUNDS):
+        with steal["alone"].counting():
+            alone.append(wrk.run(app.url, reads, seconds / ROUNDS, READ_CONNECTIONS, rate=READ_RATE, histogram=True))
+        # The storm runs on a thread with its own event loop while wrk measures the reads from its own process.
+        with ThreadPoolExecutor(1, "bench-login-storm") as thread:
+            storming = thread.submit(asyncio.run, storm.log_in_for(app, seconds / ROUNDS + 2 * STORM_LEAD_SECONDS))
+            time.sleep(STORM_LEAD_SECONDS)
+            with steal["during"].counting():
+                during.append(
+                    wrk.run(app.url, reads, seconds / ROUNDS, READ_CONNECTIONS, rate=READ_RATE, histogram=True)
+                )
+            storming.result()
+    return LoginResults(
+        alone=wrk.pooled(alone),
+        during=wrk.pooled(during),
+        logins=storm.result(),
+        steal_alone=steal["alone"].share,
+        steal_during=steal["during"].share,
+    )

@@ -8,11 +8,15 @@ through ``delay()``, since Debian ships wrk but not wrk2), and prints its summar
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 RESULT_MARK = "WRKJSON "
 LUA_TEMPLATE = r"""
@@ -22,6 +26,7 @@ local body = %(body)s
 local headers = {%(headers)s}
 local interval_ms = %(interval_ms)s
 local unique_accept = %(unique_accept)s
+local keep_histogram = %(keep_histogram)s
 
 local ffi = require("ffi")
 ffi.cdef[[
@@ -59,13 +64,23 @@ if interval_ms > 0 then
   end
 end
 
+-- Every distinct latency (us) and how many requests took it, as JSON pairs: runs pooled afterwards need them.
+local function histogram(latency)
+  local rows = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    rows[i] = string.format("[%%d,%%d]", value, count)
+  end
+  return "[" .. table.concat(rows, ",") .. "]"
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     '%(mark)s{"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p99_us":%%d,"max_us":%%d,' ..
-    '"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d}\n',
+    '"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,"histogram":%%s}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout, keep_histogram and histogram(latency) or "[]"))
 end
 """
 
@@ -99,6 +114,8 @@ class Result:
     max_ms: float
     socket_errors: int
     status_errors: int
+    histogram: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+    """Each distinct latency (µs) and how many requests took it, when the run was asked to keep them."""
 
     @property
     def rate(self) -> float:
@@ -119,8 +136,11 @@ def executable() -> str:
     return found
 
 
-def script(load: Load, rate: float | None = None, threads: int = 1) -> str:
-    """The Lua script for ``load``; with ``rate``, each wrk thread paces itself to its share of it."""
+def script(load: Load, rate: float | None = None, threads: int = 1, *, histogram: bool = False) -> str:
+    """The Lua script for ``load``; with ``rate``, each wrk thread paces itself to its share of it.
+
+    With ``histogram``, the summary carries every latency, so that runs can be pooled (see ``pooled``).
+    """
     interval_ms = 1000.0 * threads / rate if rate else 0
     return LUA_TEMPLATE % {
         "paths": ", ".join(_lua_string(path) for path in load.paths),
@@ -129,6 +149,7 @@ def script(load: Load, rate: float | None = None, threads: int = 1) -> str:
         "headers": ", ".join(f"[{_lua_string(name)}] = {_lua_string(value)}" for name, value in load.headers),
         "interval_ms": f"{interval_ms:.6f}",
         "unique_accept": "nil" if load.unique_accept is None else _lua_string(load.unique_accept),
+        "keep_histogram": "true" if histogram else "false",
         "mark": RESULT_MARK,
     }
 
@@ -149,30 +170,67 @@ def command(base_url: str, script_path: Path, seconds: float, connections: int, 
     ]
 
 
-def run(
-    base_url: str, load: Load, seconds: float, connections: int, *, rate: float | None = None, threads: int = 1
-) -> Result:
+class Options(TypedDict, total=False):
+    """How wrk runs, beyond its target, load, duration and connections."""
+
+    rate: float | None
+    """Requests per second, all threads together; unpaced (as fast as answers come) without it."""
+    threads: int
+    histogram: bool
+    """Keep every request's latency, so that runs can be pooled (see ``pooled``)."""
+
+
+def run(base_url: str, load: Load, seconds: float, connections: int, **options: Unpack[Options]) -> Result:
     """Run wrk for ``seconds`` and return its summary (raises if wrk fails or prints none)."""
-    with RunningWrk(base_url, load, seconds, connections, rate=rate, threads=threads) as running:
+    with RunningWrk(base_url, load, seconds, connections, **options) as running:
         return running.result()
+
+
+def pooled(runs: Sequence[Result]) -> Result:
+    """Several runs as one: their requests, seconds and errors added, their percentiles over all their requests.
+
+    Each run must have kept its histogram. Alternating short runs of two loads and pooling each load's runs
+    compares the two on the same spells of the machine, where one long run of each would compare two spells.
+    """
+    counts: Counter[int] = Counter()
+    for each in runs:
+        if not each.histogram and each.requests:
+            raise ValueError("only runs that kept their histogram can be pooled")
+        for value, count in each.histogram:
+            counts[value] += count
+    histogram = tuple(sorted(counts.items()))
+    return Result(
+        requests=sum(each.requests for each in runs),
+        seconds=sum(each.seconds for each in runs),
+        p50_ms=percentile(histogram, 50) / 1000,
+        p99_ms=percentile(histogram, 99) / 1000,
+        max_ms=max((each.max_ms for each in runs), default=0.0),
+        socket_errors=sum(each.socket_errors for each in runs),
+        status_errors=sum(each.status_errors for each in runs),
+        histogram=histogram,
+    )
+
+
+def percentile(histogram: Sequence[tuple[int, int]], percent: float) -> int:
+    """The least latency (µs) that at least ``percent`` % of the requests took no longer than; 0 with none."""
+    total = sum(count for _, count in histogram)
+    rank = max(1, math.ceil(total * percent / 100))
+    seen = 0
+    for value, count in histogram:
+        seen += count
+        if seen >= rank:
+            return value
+    return 0
 
 
 class RunningWrk:
     """wrk running in the background, so the caller can sample the server while it drives load."""
 
-    def __init__(
-        self,
-        base_url: str,
-        load: Load,
-        seconds: float,
-        connections: int,
-        *,
-        rate: float | None = None,
-        threads: int = 1,
-    ) -> None:
+    def __init__(self, base_url: str, load: Load, seconds: float, connections: int, **options: Unpack[Options]) -> None:
+        threads = options.get("threads", 1)
         self._folder = tempfile.TemporaryDirectory(prefix="bench-wrk-")
         script_path = Path(self._folder.name) / "load.lua"
-        script_path.write_text(script(load, rate, threads))
+        script_path.write_text(script(load, options.get("rate"), threads, histogram=options.get("histogram", False)))
         self.seconds = seconds
         self.process = subprocess.Popen(
             command(base_url, script_path, seconds, connections, threads),
@@ -213,6 +271,7 @@ def parse(output: str) -> Result:
                 max_ms=raw["max_us"] / 1000,
                 socket_errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
                 status_errors=raw["status"],
+                histogram=tuple((int(value), int(count)) for value, count in raw["histogram"]),
             )
     raise RuntimeError(f"wrk printed no summary:\n{output}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 from libdib.adapters.sources import WorkbookFetcher
 from libdib.domain.errors import SourceUnavailable
 from libdib.domain.ports import Workbook
+from tests.support.http_server import threaded_http_server
 
 pytestmark = pytest.mark.anyio
 
@@ -59,17 +60,12 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The base URL of an HTTP server on 127.0.0.1 running in a thread."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        RELEASE_SLOW_ANSWERS.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with threaded_http_server(Handler) as url:
+        try:
+            yield url
+        finally:
+            # Before the server shuts down: it waits for the handlers still answering slowly.
+            RELEASE_SLOW_ANSWERS.set()
 
 
 def fetcher(timeout_seconds: float = 5, transport: httpx.AsyncBaseTransport | None = None) -> WorkbookFetcher:
