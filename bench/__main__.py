@@ -155,7 +155,7 @@ def log_off_row(dsn: str, password: str, arguments: argparse.Namespace) -> tuple
             started = {side: servers.enter_context(libdib(dsn, password, **settings[side])) for side in sides}
             costs.append(_access_log_cost({"on": started["on"], "off": started["off"]}, results, arguments))
     cost = statistics.median(costs)
-    with_log, without = (_summed(results[side]) for side in ("on", "off"))
+    with_log, without = (wrk.pooled(results[side]) for side in ("on", "off"))
     row = Row(
         measurement="GET /records/{id} with LIBDIB_LOG_LEVEL=WARNING (no access log)",
         throughput=report.per_second(without.rate, "req"),
@@ -171,7 +171,7 @@ def log_off_row(dsn: str, password: str, arguments: argparse.Namespace) -> tuple
         f" ({', '.join(f'{each:.1%}' for each in costs)}), {ACCESS_LOG_ROUNDS} alternating rounds each."
         f" In requests per wall second, over all rounds: {report.per_second(with_log.rate, 'req')} with it,"
         f" {report.per_second(without.rate, 'req')} without; p99 {report.ms(with_log.p99_ms)} with it,"
-        f" {report.ms(without.p99_ms)} without (the worst round's)."
+        f" {report.ms(without.p99_ms)} without (over every round's requests)."
     )
     return row, note
 
@@ -190,7 +190,7 @@ def _access_log_cost(
         for side in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
             app = servers[side]
             before = cpu_seconds(app.pid)
-            result = wrk.run(app.url, loads[side], seconds, arguments.connections)
+            result = wrk.run(app.url, loads[side], seconds, arguments.connections, histogram=True)
             cpu[side] += cpu_seconds(app.pid) - before
             if result.errors:
                 raise RuntimeError(f"{result.errors} requests to {app.url} failed: {result}")
@@ -203,19 +203,6 @@ def cpu_seconds(pid: int) -> float:
     """The user and system CPU time ``pid`` has used so far, all its threads included (Linux's ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _summed(rounds: list[wrk.Result]) -> wrk.Result:
-    """Several runs of one load as one: their requests and seconds added, the median p50 and the worst p99."""
-    return wrk.Result(
-        requests=sum(result.requests for result in rounds),
-        seconds=sum(result.seconds for result in rounds),
-        p50_ms=statistics.median(result.p50_ms for result in rounds),
-        p99_ms=max(result.p99_ms for result in rounds),
-        max_ms=max(result.max_ms for result in rounds),
-        socket_errors=sum(result.socket_errors for result in rounds),
-        status_errors=sum(result.status_errors for result in rounds),
-    )
 
 
 def login_rows(app: Libdib, arguments: argparse.Namespace) -> tuple[list[Row], str]:
