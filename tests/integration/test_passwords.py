@@ -121,6 +121,22 @@ async def test_a_dummy_verification_costs_about_as_much_as_a_real_one(hasher: Pa
     assert 0.5 < dummy / real < 2
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the hashing processes' CPU time from Linux's /proc")
+async def test_hashes_back_to_back_keep_the_hashing_process_busy_at_most_its_duty() -> None:
+    hasher = PasslibPasswordHasher(max_concurrency=1, max_waiting=4, wait_seconds=60, duty=0.25)
+    await hasher.hash(PASSWORD)  # the process starts, and its imports are not counted below
+
+    cpu_before, started = hashing_cpu_seconds(), time.perf_counter()
+    async with anyio.create_task_group() as hashes:
+        for _ in range(4):
+            hashes.start_soon(hasher.hash, PASSWORD)
+    hashing, elapsed = hashing_cpu_seconds() - cpu_before, time.perf_counter() - started
+
+    # A quarter of the time: each hash earns three times its CPU time of rest, and three of them are waited out.
+    assert hashing > 0
+    assert elapsed >= 2.5 * hashing
+
+
 async def test_hashing_does_not_block_the_event_loop() -> None:
     # All twelve queue and none is turned away, however long a busy machine makes them wait.
     hasher = PasslibPasswordHasher(max_waiting=12, wait_seconds=60)

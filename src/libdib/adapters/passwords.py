@@ -7,10 +7,11 @@ import functools
 import multiprocessing
 import os
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio
 from passlib.context import CryptContext
@@ -21,6 +22,7 @@ from libdib.domain.errors import Unavailable
 from libdib.domain.ports import PasswordHasher, PasswordStrength
 
 T = TypeVar("T")
+P = ParamSpec("P")
 BCRYPT_MAX_BYTES = 72
 """bcrypt only ever used the first 72 bytes; bcrypt 5 raises instead of truncating (LIBRARY-NOTES §6)."""
 DEFAULT_WAIT_SECONDS = 5.0
@@ -37,6 +39,11 @@ a hash on one core (RFC 9106's 4 lanes would take every core of a small server f
 HASHING_NICENESS = 19
 """The hashing processes' CPU priority (``nice``): the lowest, so that a waking event loop (or the database)
 preempts a hash at once and reads keep their latency during a login storm (``bench --only logins``)."""
+HASHING_DUTY = 0.5
+"""The share of its time a hashing process may spend hashing while logins keep coming: after each hash it rests
+as long again (by the hash's CPU time) before it takes the next. A login alone never waits for a rest; a flood of
+logins gets half the hashes it could, and the reads keep the CPU that hashing back to back would take from
+them, since a busy core slows the requests served beside it even at the lowest priority (``bench --only logins``)."""
 QUEUE_PER_PROCESS = 8
 """Callers that may wait for a hashing process, per process; past that they are turned away at once, so that a
 flood of logins is refused early instead of making everyone (a legitimate login too) wait seconds for a slot.
@@ -49,7 +56,45 @@ def _crypt_context() -> CryptContext:
     return CryptContext(schemes=["argon2", "bcrypt"], default="argon2", deprecated=["bcrypt"], **ARGON2_SETTINGS)
 
 
-def _start_hashing_process() -> None:
+class HashingBudget:
+    """Paces one process's hashes so that, back to back, they keep its core busy at most ``duty`` of the time.
+
+    A hash that took CPU time ``t`` is followed by a rest of ``t * (1 - duty) / duty`` before the next one starts;
+    a hash that comes after the rest is over starts at once.
+    """
+
+    def __init__(
+        self,
+        duty: float,
+        clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.process_time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 0 < duty <= 1:
+            raise ValueError(f"a hashing duty is a share of the time, over 0 and at most 1, not {duty}")
+        self._rest_per_busy = (1 - duty) / duty
+        self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._sleep = sleep
+        self._rested_at = clock()
+
+    def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Wait out the rest the last hash earned, then run ``work``."""
+        wait = self._rested_at - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        busy_since = self._cpu_clock()
+        try:
+            return work(*args, **kwargs)
+        finally:
+            self._rested_at = self._clock() + (self._cpu_clock() - busy_since) * self._rest_per_busy
+
+
+_BUDGET: list[HashingBudget] = []
+"""The hashing process's own copy of its hasher's budget, set by its initializer (one per process, as its CPU is)."""
+
+
+def _start_hashing_process(budget: HashingBudget) -> None:
     """Run at the lowest priority, so the kernel runs the serving process (and the database) first.
 
     A process, not a thread: a low-priority thread still shares the server's GIL, and passlib's Python around
@@ -58,7 +103,13 @@ def _start_hashing_process() -> None:
     """
     exit_with_parent()
     os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
+    _BUDGET.append(budget)
     _crypt_context()
+
+
+def _paced(work: Callable[..., T], *args: str) -> T:
+    """In a hashing process: ``work`` within the process's budget."""
+    return _BUDGET[0].run(work, *args)
 
 
 def _ready() -> None:
@@ -99,7 +150,8 @@ class PasslibPasswordHasher(PasswordHasher):
     Every hash runs in one of ``max_concurrency`` low-priority child processes (spawned, not forked: the
     server has threads and an event loop a fork would copy mid-flight). At most ``max_waiting`` callers queue
     for a free one; any more, and any caller that waits longer than ``wait_seconds``, get ``Unavailable`` (503)
-    instead of queueing without bound.
+    instead of queueing without bound. Each process hashes back to back at most ``duty`` of the time
+    (``HashingBudget``).
     """
 
     def __init__(
@@ -107,7 +159,9 @@ class PasslibPasswordHasher(PasswordHasher):
         max_concurrency: int | None = None,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         max_waiting: int | None = None,
+        duty: float = HASHING_DUTY,
     ) -> None:
+        self._budget = HashingBudget(duty)
         self._size = max_concurrency or default_concurrency()
         self._limiter = anyio.CapacityLimiter(self._size)
         self._processes = self._new_pool()
@@ -126,7 +180,9 @@ class PasslibPasswordHasher(PasswordHasher):
 
     def _new_pool(self) -> ProcessPoolExecutor:
         spawn = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(self._size, mp_context=spawn, initializer=_start_hashing_process)
+        return ProcessPoolExecutor(
+            self._size, mp_context=spawn, initializer=_start_hashing_process, initargs=(self._budget,)
+        )
 
     async def hash(self, password: str) -> str:
         """A new argon2id hash of ``password``."""
@@ -149,7 +205,7 @@ class PasslibPasswordHasher(PasswordHasher):
         except TimeoutError:
             raise Unavailable("password hashing is busy; try again in a few seconds") from None
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._processes, work, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._processes, _paced, work, *args)
         except BrokenProcessPool:
             # A hashing process died (killed, out of memory): later logins get a fresh pool, this one a 503.
             self._processes = self._new_pool()
