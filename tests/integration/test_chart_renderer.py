@@ -55,6 +55,29 @@ def test_two_units_get_two_axes() -> None:
     assert "2019 dollars" in text
 
 
+VARIED_CHARTS = (
+    Chart("Fourteen series", lines(14), listed_twice=(2013, 2017)),
+    Chart("One series", lines(1), listed_twice=()),
+    Chart("Ratio and levels", (ChartLine("A / B", "ratio", ((2018, 1.1), (2019, 1.2)), derived=True), *lines(2)), ()),
+    Chart("Two years", (ChartLine("Short", "2019 dollars", ((2002, 5.0), (2003, 7.0))),), listed_twice=(2002,)),
+    Chart("A series with no value", (ChartLine("None at all", "2019 dollars", ((2018, None), (2019, None))),), ()),
+    Chart("A long title " * 12, lines(3), listed_twice=(2013,)),
+)
+
+
+@pytest.mark.parametrize("image_format", list(ChartFormat))
+def test_a_chart_is_drawn_the_same_whatever_was_drawn_before_it(image_format: ChartFormat) -> None:
+    """A chart child keeps its figures between charts: nothing of one chart may show in the next."""
+    forward = list(VARIED_CHARTS)
+    orders = (forward, forward[::-1], forward[::2] + forward[1::2])  # each chart after a different one each time
+    drawn: dict[str, set[bytes]] = {chart.title: set() for chart in VARIED_CHARTS}
+    for order in orders:
+        for chart in order:
+            drawn[chart.title].add(draw(chart, image_format))
+
+    assert {title: len(images) for title, images in drawn.items()} == dict.fromkeys(drawn, 1)
+
+
 async def test_the_event_loop_keeps_running_while_a_chart_is_drawn() -> None:
     renderer = MatplotlibChartRenderer()
     await renderer.render(Chart("warm", lines(1), ()), ChartFormat.SVG)  # starts the child process

@@ -1,7 +1,7 @@
 """Charts drawn with matplotlib's object-oriented API, in a child process so that no request waits on one.
 
 matplotlib holds the GIL while it lays out and draws, so a chart drawn in a thread would slow every other
-request of the worker; a process does not. Each chart gets its own ``Figure`` and canvas: no pyplot state.
+request of the worker; a process does not. The child draws on figures of its own (``_Canvas``): no pyplot state.
 """
 
 from __future__ import annotations
@@ -12,12 +12,19 @@ import multiprocessing
 import textwrap
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from libdib.adapters.child_processes import exit_with_parent
 from libdib.domain.charts import Chart, ChartFormat, ChartLine
 from libdib.domain.errors import Unavailable
 from libdib.domain.ports import ChartRenderer
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 MAX_WAITING = 8
 """Charts a worker draws or queues at once; past that a request is told to come back (503)."""
@@ -88,8 +95,7 @@ def _pool() -> ProcessPoolExecutor:
 def draw(chart: Chart, image_format: ChartFormat) -> bytes:
     """Draw ``chart``: title, one axis per unit (at most two), a legend, the years listed twice and the source."""
     import matplotlib  # imported in the child only: the server process never pays for it
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
 
     # The legend goes in columns under the axes, where it never hides a line, whatever their number; a fixed
     # place also spares matplotlib's search for the emptiest corner, a good part of a small chart's drawing time.
@@ -97,39 +103,100 @@ def draw(chart: Chart, image_format: ChartFormat) -> bytes:
     columns = LEGEND_COLUMNS_FEW if entries <= LEGEND_COLUMNS_FEW * 2 else LEGEND_COLUMNS_MANY
     legend_rows = -(-entries // columns)
     height = HEIGHT_INCHES + legend_rows * LEGEND_ROW_INCHES
-    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
+    canvas = _canvas(chart)
+    figure, axes = canvas.figure, canvas.axes[0]
+    figure.set_size_inches(WIDTH_INCHES, height)
     bottom = (0.95 + legend_rows * LEGEND_ROW_INCHES) / height
-    twin = len(chart.units) > 1
-    figure.subplots_adjust(left=0.09, right=0.91 if twin else 0.97, top=1 - 0.75 / height, bottom=bottom)
-    axes = figure.add_subplot()
-    axes_of = {chart.units[0]: axes}
-    if twin:
-        axes_of[chart.units[1]] = axes.twinx()
+    right = 0.91 if len(canvas.axes) > 1 else 0.97
+    figure.subplots_adjust(left=0.09, right=right, top=1 - 0.75 / height, bottom=bottom)
+    axes_of = dict(zip(chart.units, canvas.axes, strict=False))
     palette = matplotlib.colormaps["tab10" if len(chart.lines) <= 10 else "tab20"]
     handles: list[Any] = []
     for number, line in enumerate(chart.lines):
         handles += _plot(axes_of.get(line.unit, axes), line, palette(number % palette.N))
     for unit, on in axes_of.items():
         on.set_ylabel(unit)
-        if unit.endswith(THOUSANDS_UNITS):
-            on.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        thousands = unit.endswith(THOUSANDS_UNITS)
+        on.yaxis.set_major_formatter(FuncFormatter(_thousands) if thousands else ScalarFormatter())
     axes.set_xlabel(chart.x_label)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.grid(visible=True, color="#dddddd", linewidth=0.6)
     for number, year in enumerate(chart.listed_twice):
         label = "year listed twice (two estimates)" if number == 0 else None
         handles.append(axes.axvline(year, color="#888888", linestyle=":", linewidth=1.2, label=label))
     labelled = [handle for handle in handles if not str(handle.get_label()).startswith("_")]
     anchor = (0.5, 0.3 / height)  # just above the source line
-    figure.legend(handles=labelled, loc="lower center", bbox_to_anchor=anchor, ncol=columns, fontsize=8, frameon=False)
-    figure.suptitle("\n".join(textwrap.wrap(chart.title, TITLE_WIDTH)), fontsize=12)
-    figure.text(0.01, 0.01, chart.source, fontsize=8, color="#555555")
+    legend = figure.legend(
+        handles=labelled, loc="lower center", bbox_to_anchor=anchor, ncol=columns, fontsize=8, frameon=False
+    )
+    canvas.drawn += [*handles, legend]
+    canvas.title.set_text("\n".join(textwrap.wrap(chart.title, TITLE_WIDTH)))
+    canvas.source.set_text(chart.source)
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "libdib"}):
         # Text stays text in SVG (searchable, and names the series); no date, so the same chart gives the same bytes.
         metadata = {"Date": None} if image_format is ChartFormat.SVG else {"Software": "libdib"}
         figure.savefig(buffer, format=image_format.value, metadata=metadata)
     return buffer.getvalue()
+
+
+@dataclass(slots=True)
+class _Canvas:
+    """A figure and what every chart of one axes layout has: the axes, their grid and ticks, the title and source.
+
+    Building the axes and their ticks is much of a chart's drawing time, so a chart child keeps one canvas per layout
+    and each chart removes what the one before it drew (``drawn``) and sets its own lines, labels, legend and size.
+    """
+
+    figure: Figure
+    axes: tuple[Axes, ...]
+    title: Text
+    source: Text
+    drawn: list[Artist] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, axes_count: int) -> _Canvas:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
+        axes = figure.add_subplot()
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(visible=True, color="#dddddd", linewidth=0.6)
+        every_axes = (axes, axes.twinx()) if axes_count > 1 else (axes,)
+        title = figure.suptitle("", fontsize=12)
+        source = figure.text(0.01, 0.01, "", fontsize=8, color="#555555")
+        return cls(figure, every_axes, title, source)
+
+    def clear(self) -> None:
+        """Remove the last chart's lines and legend, and forget their data limits."""
+        for artist in self.drawn:
+            artist.remove()
+        self.drawn.clear()
+        for axes in self.axes:
+            axes.relim()
+
+
+_CANVASES: dict[int, _Canvas] = {}
+"""In a chart child: the canvas kept for each number of axes."""
+
+
+def _canvas(chart: Chart) -> _Canvas:
+    """A clear canvas for ``chart``: the kept one of its layout, or a new one when an axis would have no point.
+
+    An axes with no data keeps whatever range it was last shown, so a kept canvas would show the chart before's.
+    """
+    axes_count = min(len(chart.units), 2)
+    plotted = {line.unit for line in chart.lines if any(value is not None for _, value in line.points)}
+    if not plotted or plotted != set(chart.units):
+        return _Canvas.new(axes_count)
+    canvas = _CANVASES.get(axes_count)
+    if canvas is None:
+        canvas = _CANVASES[axes_count] = _Canvas.new(axes_count)
+    canvas.clear()
+    return canvas
+
+
+def _thousands(value: float, _: object) -> str:
+    return f"{value:,.0f}"
 
 
 def _plot(axes: Any, line: ChartLine, color: Any) -> list[Any]:
