@@ -1,4 +1,8 @@
-"""The ``libdib`` command: serve, migrate, load and users."""
+"""The ``libdib`` command: serve, migrate, load and users.
+
+Each command imports the database layer and the HTTP stack when it runs, not when the module loads: they take
+seconds to import, and ``libdib --help`` or a mistyped option needs neither.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,21 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import structlog
-import uvicorn
-from uvicorn.supervisors import Multiprocess
 
-from libdib.bootstrap import Services, build_services, describe_database, migrate
 from libdib.config import Settings, SettingsError
 from libdib.domain.errors import DomainError
-from libdib.entrypoints.http.docs_page import ASSETS_PATH, SCALAR_VERSION, bundle_dir
-from libdib.entrypoints.http.protocol import GuardedHttpToolsProtocol, RequestLimits
 from libdib.entrypoints.load_progress import LoadProgress, print_datasets, print_load_summary
 from libdib.entrypoints.logs import configure_logging
-from libdib.entrypoints.scalar_bundle import BundleError, download_tarball, install_bundle
 from libdib.samples import sample_workbooks
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from libdib.bootstrap import Services
 
 T = TypeVar("T")
 STARTUP_FAILURE = 3
@@ -49,6 +52,8 @@ def _settings() -> Settings:
 
 def _migrate_when_ready(settings: Settings) -> None:
     """Migrate, waiting a while for a database that is starting; one line and exit 1 when it cannot be used."""
+    from libdib.bootstrap import describe_database, migrate
+
     logger.info("using database", database=describe_database(settings))
     try:
         migrate(settings, on_wait=lambda message: click.echo(message, err=True))
@@ -58,6 +63,7 @@ def _migrate_when_ready(settings: Settings) -> None:
 
 def _run(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` with running services, turning domain errors into a clean exit with a message."""
+    from libdib.bootstrap import build_services
 
     async def main() -> T:
         services = build_services(settings)
@@ -92,6 +98,9 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket:
 
 def _serve(config: uvicorn.Config, listening: socket.socket) -> None:
     """What ``uvicorn.run`` does, on a socket bound already; exits non-zero when the app does not start."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
     if config.workers > 1:
         Multiprocess(config, sockets=[listening]).run()
         return
@@ -114,6 +123,10 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Migrate the database, ensure the admin account, then serve the API."""
+    import uvicorn
+
+    from libdib.entrypoints.http.protocol import GuardedHttpToolsProtocol, RequestLimits
+
     settings = _settings()
     limits = RequestLimits(settings.max_header_bytes, settings.max_headers, settings.request_timeout)
     config = uvicorn.Config(
@@ -197,6 +210,9 @@ def docs() -> None:
 )
 def fetch_scalar(from_tarball: Path | None, target_dir: Path | None) -> None:
     """Put the pinned Scalar bundle where libdib serves it, so the docs need no CDN (checked against its pin)."""
+    from libdib.entrypoints.http.docs_page import ASSETS_PATH, SCALAR_VERSION, bundle_dir
+    from libdib.entrypoints.scalar_bundle import BundleError, download_tarball, install_bundle
+
     chosen = target_dir is not None
     target = target_dir if target_dir is not None else bundle_dir(_settings())
     try:
