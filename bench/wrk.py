@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +42,12 @@ end
 
 local counter = 0
 local next_send = nil
+local threads_set_up = 0
+
+function setup(thread)
+  threads_set_up = threads_set_up + 1
+  thread:set("thread_number", threads_set_up)
+end
 
 function init(args)
   counter = math.random(1, #paths)
@@ -48,7 +55,7 @@ end
 
 function request()
   counter = counter + 1
-  if unique_accept then headers["Accept"] = unique_accept .. ";n=" .. counter end
+  if unique_accept then headers["Accept"] = unique_accept .. ";t=" .. thread_number .. ";n=" .. counter end
   return wrk.format(method, paths[(counter %% #paths) + 1], headers, body)
 end
 
@@ -94,8 +101,9 @@ class Load:
     headers: tuple[tuple[str, str], ...] = ()
     body: str | None = None
     unique_accept: str | None = None
-    """An ``Accept`` sent with a parameter of its own on each request (``;n=1``, ``;n=2``...): libdib keeps
-    answers by representation, so no request finds a kept answer and each is made anew."""
+    """An ``Accept`` sent with parameters of its own on each request (``;run=<fresh for each run>;t=1;n=1``,
+    ``;n=2``...): libdib keeps answers by representation, so no request finds a kept answer and each is made
+    anew, not even one kept from an earlier run (a warm-up)."""
 
     @classmethod
     def authenticated(cls, token: str, paths: tuple[str, ...], *headers: tuple[str, str]) -> Load:
@@ -148,10 +156,15 @@ def script(load: Load, rate: float | None = None, threads: int = 1, *, histogram
         "body": _lua_string(load.body) if load.body is not None else "nil",
         "headers": ", ".join(f"[{_lua_string(name)}] = {_lua_string(value)}" for name, value in load.headers),
         "interval_ms": f"{interval_ms:.6f}",
-        "unique_accept": "nil" if load.unique_accept is None else _lua_string(load.unique_accept),
+        "unique_accept": "nil" if load.unique_accept is None else _lua_string(_fresh(load.unique_accept)),
         "keep_histogram": "true" if histogram else "false",
         "mark": RESULT_MARK,
     }
+
+
+def _fresh(accept: str) -> str:
+    """``accept`` with a parameter no other run sends."""
+    return f"{accept};run={secrets.token_hex(8)}"
 
 
 def command(base_url: str, script_path: Path, seconds: float, connections: int, threads: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
 
 import pytest
 from bench import wrk
@@ -76,6 +77,28 @@ class _Hello(BaseHTTPRequestHandler):
 def hello_url() -> Iterator[str]:
     with threaded_http_server(_Hello) as url:
         yield url
+
+
+class _KeepsAccept(_Hello):
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers["Accept"])
+        super().do_GET()
+
+
+@pytest.mark.long
+def test_a_unique_accept_is_never_sent_twice_across_runs_and_threads() -> None:
+    """A kept answer must serve no request of a measured run, not even one its warm-up run left."""
+    load = wrk.Load(paths=("/",), unique_accept="image/svg+xml")
+    with threaded_http_server(_KeepsAccept) as url:
+        for _ in range(2):
+            wrk.run(url, load, 1, 2, threads=2, rate=200)
+
+    seen = _KeepsAccept.seen
+    assert len(seen) > 20
+    assert all(accept.startswith("image/svg+xml;") for accept in seen)
+    assert len(set(seen)) == len(seen)
 
 
 @pytest.mark.long
