@@ -78,6 +78,17 @@ def test_a_chart_is_drawn_the_same_whatever_was_drawn_before_it(image_format: Ch
     assert {title: len(images) for title, images in drawn.items()} == dict.fromkeys(drawn, 1)
 
 
+def test_a_chart_that_fails_halfway_leaves_nothing_in_the_next() -> None:
+    chart = Chart("One series", lines(1), listed_twice=())
+    before = draw(chart, ChartFormat.SVG)
+    unplottable = ChartLine("Not a number", "2019 dollars", ((2018, object()),))  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError):
+        draw(Chart("Fails at its second line", (*lines(1), unplottable), ()), ChartFormat.SVG)
+
+    assert draw(chart, ChartFormat.SVG) == before
+
+
 async def test_the_event_loop_keeps_running_while_a_chart_is_drawn() -> None:
     renderer = MatplotlibChartRenderer()
     await renderer.render(Chart("warm", lines(1), ()), ChartFormat.SVG)  # starts the child process

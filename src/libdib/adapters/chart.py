@@ -94,6 +94,16 @@ def _pool() -> ProcessPoolExecutor:
 
 def draw(chart: Chart, image_format: ChartFormat) -> bytes:
     """Draw ``chart``: title, one axis per unit (at most two), a legend, the years listed twice and the source."""
+    canvas = _canvas(chart)
+    try:
+        return _draw_on(canvas, chart, image_format)
+    except BaseException:
+        # A chart that failed halfway may have left lines or settings on its canvas: no later chart may see them.
+        _CANVASES.clear()
+        raise
+
+
+def _draw_on(canvas: _Canvas, chart: Chart, image_format: ChartFormat) -> bytes:
     import matplotlib  # imported in the child only: the server process never pays for it
     from matplotlib.ticker import FuncFormatter, ScalarFormatter
 
@@ -103,7 +113,6 @@ def draw(chart: Chart, image_format: ChartFormat) -> bytes:
     columns = LEGEND_COLUMNS_FEW if entries <= LEGEND_COLUMNS_FEW * 2 else LEGEND_COLUMNS_MANY
     legend_rows = -(-entries // columns)
     height = HEIGHT_INCHES + legend_rows * LEGEND_ROW_INCHES
-    canvas = _canvas(chart)
     figure, axes = canvas.figure, canvas.axes[0]
     figure.set_size_inches(WIDTH_INCHES, height)
     bottom = (0.95 + legend_rows * LEGEND_ROW_INCHES) / height
