@@ -13,6 +13,10 @@ The reads alone and the reads during the storm alternate in short rounds, and ea
 its rounds' reads. A virtual machine's speed drifts (its host takes CPU time from it, the "steal" of
 ``/proc/stat``, and more at some times than others): one long run of each side would compare two spells of the
 machine rather than the two loads. The steal of each side is measured and reported with the ratio.
+
+A third side sends the same storm to a second libdib on the same machine (its own database), while the reads go
+on to the first. Its reads share the CPUs with everything a login costs (the hashing, the clients, the database)
+but not the serving worker's event loop: the gap between the two sides is the worker's own part.
 """
 
 from __future__ import annotations
@@ -100,20 +104,38 @@ def _cpu_ticks() -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class LoginResults:
-    """The reads alone, the reads during the storm (each pooled over its rounds), and the storm's own logins."""
+class Side:
+    """The reads of one side, pooled over its rounds, and the steal while they ran."""
 
-    alone: wrk.Result
-    during: wrk.Result
+    reads: wrk.Result
+    steal: float
+    """The share of the CPUs' time the host took while the reads ran (see ``Steal``)."""
+
+
+@dataclass(frozen=True)
+class LoginResults:
+    """The reads alone, during the storm and during the storm on another server, and both storms' logins."""
+
+    alone: Side
+    during: Side
+    elsewhere: Side
+    """The reads while the same storm went to a second libdib on this machine."""
     logins: StormResult
-    steal_alone: float
-    """The share of the CPUs' time the host took while the reads ran alone (see ``Steal``)."""
-    steal_during: float
+    elsewhere_logins: StormResult
 
     @property
     def ratio(self) -> float:
         """How many times the read p99 grew while the logins ran."""
-        return self.during.p99_ms / self.alone.p99_ms if self.alone.p99_ms else float("inf")
+        return _p99_ratio(self.during.reads, self.alone.reads)
+
+    @property
+    def elsewhere_ratio(self) -> float:
+        """How many times the read p99 grew while the logins went to the other server."""
+        return _p99_ratio(self.elsewhere.reads, self.alone.reads)
+
+
+def _p99_ratio(measured: wrk.Result, alone: wrk.Result) -> float:
+    return measured.p99_ms / alone.p99_ms if alone.p99_ms else float("inf")
 
 
 def client_address(client: int) -> str:
@@ -189,32 +211,50 @@ class Storm:
         )
 
 
-def run(app: Libdib, seconds: float) -> LoginResults:
-    """Measure read latency alone and during ``LOGIN_CLIENTS`` concurrent back-to-back logins, ``seconds`` each."""
+def run(app: Libdib, elsewhere: Libdib, seconds: float) -> LoginResults:
+    """Measure ``app``'s read latency alone, during a storm of ``LOGIN_CLIENTS`` on it and during one on ``elsewhere``.
+
+    Each side reads for ``seconds`` in all, over ``ROUNDS`` rounds that take the three sides in turn.
+    """
     reads = wrk.Load.authenticated(app.token, app.record_paths())
     sign_up_storm_users(app)
-    # Unpaced first, so every path has been asked once: both measured phases read what a warm worker kept.
+    sign_up_storm_users(elsewhere)
+    # Unpaced first, so every path has been asked once: every measured side reads what a warm worker kept.
     wrk.run(app.url, reads, WARMUP_SECONDS, READ_CONNECTIONS)
-    alone: list[wrk.Result] = []
-    during: list[wrk.Result] = []
-    steal = {"alone": Steal(), "during": Steal()}
-    storm = Storm()
+    here, there = Storm(), Storm()
+    storms: dict[str, tuple[Storm, Libdib] | None] = {
+        "alone": None,
+        "during": (here, app),
+        "elsewhere": (there, elsewhere),
+    }
+    runs: dict[str, list[wrk.Result]] = {side: [] for side in storms}
+    steal = {side: Steal() for side in storms}
     for _ in range(ROUNDS):
-        with steal["alone"].counting():
-            alone.append(wrk.run(app.url, reads, seconds / ROUNDS, READ_CONNECTIONS, rate=READ_RATE, histogram=True))
-        # The storm runs on a thread with its own event loop while wrk measures the reads from its own process.
-        with ThreadPoolExecutor(1, "bench-login-storm") as thread:
-            storming = thread.submit(asyncio.run, storm.log_in_for(app, seconds / ROUNDS + 2 * STORM_LEAD_SECONDS))
-            time.sleep(STORM_LEAD_SECONDS)
-            with steal["during"].counting():
-                during.append(
-                    wrk.run(app.url, reads, seconds / ROUNDS, READ_CONNECTIONS, rate=READ_RATE, histogram=True)
-                )
-            storming.result()
+        for side, storm in storms.items():
+            with steal[side].counting():
+                runs[side].append(_paced_reads(app, reads, seconds / ROUNDS, storm))
+    sides = {side: Side(wrk.pooled(runs[side]), steal[side].share) for side in storms}
     return LoginResults(
-        alone=wrk.pooled(alone),
-        during=wrk.pooled(during),
-        logins=storm.result(),
-        steal_alone=steal["alone"].share,
-        steal_during=steal["during"].share,
+        alone=sides["alone"],
+        during=sides["during"],
+        elsewhere=sides["elsewhere"],
+        logins=here.result(),
+        elsewhere_logins=there.result(),
     )
+
+
+def _paced_reads(app: Libdib, reads: wrk.Load, seconds: float, storm: tuple[Storm, Libdib] | None) -> wrk.Result:
+    """``app``'s reads at ``READ_RATE`` for ``seconds``; with a ``storm``, while it logs in to its server.
+
+    The logins start ``STORM_LEAD_SECONDS`` before the reads and end as long after them.
+    """
+    if storm is None:
+        return wrk.run(app.url, reads, seconds, READ_CONNECTIONS, rate=READ_RATE, histogram=True)
+    # The storm runs on a thread with its own event loop while wrk measures the reads from its own process.
+    with ThreadPoolExecutor(1, "bench-login-storm") as thread:
+        logins, target = storm
+        storming = thread.submit(asyncio.run, logins.log_in_for(target, seconds + 2 * STORM_LEAD_SECONDS))
+        time.sleep(STORM_LEAD_SECONDS)
+        result = wrk.run(app.url, reads, seconds, READ_CONNECTIONS, rate=READ_RATE, histogram=True)
+        storming.result()
+    return result
