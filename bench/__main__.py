@@ -234,32 +234,36 @@ def login_rows(app: Libdib, password: str, arguments: argparse.Namespace) -> tup
         f" the CPUs' time (steal): {steal}."
     )
     rows = [
-        Row(
-            measurement=f"{read}, alone",
-            throughput=report.per_second(results.alone.reads.rate, "req"),
-            p50=report.ms(results.alone.reads.p50_ms),
-            p99=report.ms(results.alone.reads.p99_ms),
-        ),
-        Row(
-            measurement=f"{read}, while {logins.LOGIN_CLIENTS} clients log in back to back",
-            throughput=report.per_second(results.during.reads.rate, "req"),
-            p50=report.ms(results.during.reads.p50_ms),
-            p99=report.ms(results.during.reads.p99_ms),
+        _reads_row(f"{read}, alone", results.alone.reads),
+        _reads_row(
+            f"{read}, while {logins.LOGIN_CLIENTS} clients log in back to back",
+            results.during.reads,
             ratio=f"{results.ratio:.2f}x p99 alone",
             goal="p99 ≤ 2x alone",
             met=results.ratio <= 2,
         ),
         _storm_row("the logins themselves", results.logins),
-        Row(
-            measurement=f"{read}, while the same clients log in to a second libdib on this machine",
-            throughput=report.per_second(results.elsewhere.reads.rate, "req"),
-            p50=report.ms(results.elsewhere.reads.p50_ms),
-            p99=report.ms(results.elsewhere.reads.p99_ms),
+        _reads_row(
+            f"{read}, while the same clients log in to a second libdib on this machine",
+            results.elsewhere.reads,
             ratio=f"{results.elsewhere_ratio:.2f}x p99 alone",
         ),
         _storm_row("the logins to the second libdib", results.elsewhere_logins),
     ]
     return rows, note
+
+
+def _reads_row(measurement: str, reads: wrk.Result, ratio: str = "", goal: str = "", met: bool | None = None) -> Row:
+    """The paced reads of one side: their rate and latencies, and its ratio and goal if it has them."""
+    return Row(
+        measurement=measurement,
+        throughput=report.per_second(reads.rate, "req"),
+        p50=report.ms(reads.p50_ms),
+        p99=report.ms(reads.p99_ms),
+        ratio=ratio,
+        goal=goal,
+        met=met,
+    )
 
 
 def _storm_row(what: str, storm: logins.StormResult) -> Row:
