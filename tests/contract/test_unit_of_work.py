@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libdib.adapters.lease import EpochLease
+from libdib.adapters.sql.engine import create_engine, read_only_engine
+from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.domain.identity import NewUser
 from libdib.domain.ports import UnitOfWorkFactory
 
@@ -53,3 +58,40 @@ async def test_an_error_inside_a_unit_discards_its_work(uow_factory: UnitOfWorkF
 async def test_the_store_answers_a_ping(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory(read_only=True) as uow:
         await uow.ping()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database of each SQL kind."""
+    return str(request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url"))
+
+
+async def test_a_commit_that_moved_an_epoch_waits_a_lease_though_this_worker_read_the_moved_epoch_first(
+    sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other workers have not read it yet: the writer must wait for their leases whatever its own has seen."""
+    engine = create_engine(sql_url, pool_size=2, transaction_pooler=False)
+    reader = read_only_engine(engine, transaction_pooler=False)
+    lease = EpochLease(lease=0.3)
+
+    async def read() -> dict[str, int]:
+        async with SqlUnitOfWork(engine, reader, lease, read_only=True) as uow:
+            return await uow.epochs()
+
+    committing = AsyncConnection.commit
+
+    async def commit_then_the_keeping_loop_reads(connection: AsyncConnection) -> None:
+        await committing(connection)
+        await lease.sync(read)  # lands after the server committed, before the writer looks at the epochs
+
+    try:
+        await lease.sync(read)
+        async with SqlUnitOfWork(engine, reader, lease, read_only=False) as uow:
+            await uow.sessions.revoke_token("a-token-id", NOW + timedelta(hours=1))
+            monkeypatch.setattr(AsyncConnection, "commit", commit_then_the_keeping_loop_reads)
+            await uow.commit()
+            monkeypatch.undo()
+            left_at = time.monotonic()
+        assert time.monotonic() - left_at >= lease.lease
+    finally:
+        await engine.dispose()

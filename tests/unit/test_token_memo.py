@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from libdib.adapters.lease import DATA, REVOCATION, EpochLease
+from libdib.adapters.lease import DATA, REVOCATION, EpochLease, moved
 from libdib.adapters.memory.store import InMemoryStore
 from libdib.adapters.offload import ThreadOffload
 from libdib.adapters.passwords import ZxcvbnPasswordStrength
-from libdib.adapters.views import HONOURED_CAPACITY, MemoizedHonouredTokens
+from libdib.adapters.views import HONOURED_CAPACITY, CachedCensusView, MemoizedHonouredTokens
 from libdib.domain.datasets import DatasetService
 from libdib.domain.errors import StoreUnavailable
 from libdib.domain.identity import NewUser, User
@@ -96,12 +96,28 @@ def test_a_moved_epoch_tells_only_the_views_of_its_kind_and_spoils_their_tickets
     assert not lease.still(DATA, data)
 
 
-def test_epochs_read_in_a_committing_transaction_tell_whether_it_moved_one(lease: EpochLease, clock: HandClock) -> None:
-    assert lease.moved({REVOCATION: 7, DATA: 1}), "nothing read yet: a writer must assume it moved something"
-    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
+def test_epochs_read_in_a_committing_transaction_tell_whether_it_moved_one() -> None:
+    assert moved({}, {REVOCATION: 7, DATA: 1}), "nothing read yet: a writer must assume it moved something"
+    assert not moved({REVOCATION: 7, DATA: 1}, {REVOCATION: 7, DATA: 1})
+    assert moved({REVOCATION: 7, DATA: 1}, {REVOCATION: 8, DATA: 1})
 
-    assert not lease.moved({REVOCATION: 7, DATA: 1})
-    assert lease.moved({REVOCATION: 8, DATA: 1})
+
+def test_a_read_sent_before_the_last_one_taken_in_neither_moves_the_epochs_back_nor_trusts_again(
+    lease: EpochLease, clock: HandClock
+) -> None:
+    forgotten: list[str] = []
+    lease.on_move(DATA, lambda: forgotten.append(DATA))
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=clock.now)
+    slow_sent_at = clock.now + LEASE / 2  # the keeping loop's read leaves, and is slow to come back
+    clock.now += LEASE  # the lease lapses; a request reads the epochs after another worker's change
+    lease.synced({REVOCATION: 7, DATA: 2}, sent_at=clock.now)
+    data = lease.ticket(DATA)
+
+    lease.synced({REVOCATION: 7, DATA: 1}, sent_at=slow_sent_at)  # the slow read, from before the change
+
+    assert lease.epochs == {REVOCATION: 7, DATA: 2}
+    assert forgotten == [DATA, DATA]  # the first read, then the change; not the slow read's way back
+    assert lease.still(DATA, data)
 
 
 async def test_a_failed_read_leaves_the_lease_to_run_out(lease: EpochLease, clock: HandClock) -> None:
@@ -116,6 +132,32 @@ async def test_a_failed_read_leaves_the_lease_to_run_out(lease: EpochLease, cloc
     assert lease.trusted()
     clock.now += LEASE / 2
     assert not lease.trusted()
+
+
+async def test_an_unexpected_failure_to_read_lapses_the_lease_and_the_loop_keeps_reading(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lease = EpochLease(lease=0.04)
+    stop = asyncio.Event()
+    answers: list[Exception | dict[str, int]] = [RuntimeError("permission denied for table epochs")] * 2
+    answers.append({REVOCATION: 1, DATA: 1})
+
+    async def read() -> dict[str, int]:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    keeping = asyncio.create_task(lease.keep(read, stop))
+    await asyncio.sleep(lease.sync_interval * 8)
+    stop.set()
+    await keeping
+
+    assert lease.epochs == {REVOCATION: 1, DATA: 1}, "the loop went on reading after the failures"
+    lapsed = [record for record in caplog.records if "lapsed" in record.getMessage()]
+    assert len(lapsed) == 1, "one warning for the spell of failures, not one per read"
+    assert lapsed[0].exc_info is not None
+    assert "permission denied" in str(lapsed[0].exc_info[1])
 
 
 async def test_settling_waits_one_lease() -> None:
@@ -272,3 +314,24 @@ async def test_data_changed_through_one_worker_is_served_at_once_by_another_that
 
         assert await second.datasets.records(RecordFilter(), 10, 0) != before
         assert await second.datasets.data_version() != version
+
+
+async def test_a_version_read_from_the_store_is_never_paired_with_what_the_view_held_of_the_data_before() -> None:
+    store, clock = InMemoryStore(), HandClock()
+    lease = EpochLease(LEASE, monotonic=clock)
+    view = CachedCensusView(store.unit_of_work, lease, store.read_epochs)
+    loader = Worker(store)
+    await loader.datasets.load(["first.xlsx"])
+    before = await store.read_epochs()
+    lease.synced(before, sent_at=clock.now)
+    held = await view.datasets()  # kept by this worker
+    slow_sent_at = clock.now + LEASE / 2  # the keeping loop's read leaves, and is slow to come back
+    clock.now += LEASE  # the lease lapses
+    await loader.datasets.load(["second.xlsx"])  # another worker changes the data
+
+    version = await view.version()  # a request tags its answer: the lease lapsed, so the store is asked
+    lease.synced(before, sent_at=slow_sent_at)  # the slow read comes back, from before the change
+
+    assert version == str((await store.read_epochs())[DATA])
+    assert await view.version() == version
+    assert await view.datasets() != held, "the answer under the new version is the new data"

@@ -45,6 +45,17 @@ ReadEpochs = Callable[[], Awaitable[Epochs]]
 logger = logging.getLogger("libdib")
 
 
+def moved(before: Epochs, after: Epochs) -> bool:
+    """Whether any epoch differs between ``before`` and ``after``.
+
+    A writer compares the epochs its lease held when its unit began with those read inside its transaction just
+    before the commit. Epochs only grow, and a transaction sees its own changes, so one that moved an epoch
+    always reads it past what the lease held. Comparing with the lease's epochs at the commit instead would miss
+    it when the keeping loop read the committed epoch before the commit's answer was handled.
+    """
+    return any(after.get(name) != before.get(name) for name in EPOCHS)
+
+
 class EpochLease:
     """One worker's view of the store's epochs, the lease on them, and who to tell when one moves."""
 
@@ -59,6 +70,7 @@ class EpochLease:
         self._generations = dict.fromkeys(EPOCHS, 0)
         self._listeners: dict[str, list[Callable[[], None]]] = {name: [] for name in EPOCHS}
         self._trusted_until = -math.inf
+        self._last_sent_at = -math.inf
 
     @property
     def sync_interval(self) -> float:
@@ -82,7 +94,15 @@ class EpochLease:
         return ticket == self._generations[name]
 
     def synced(self, epochs: Epochs, sent_at: float) -> None:
-        """Take in epochs read with a request sent at ``sent_at``: forget what moved, and extend the lease."""
+        """Take in epochs read with a request sent at ``sent_at``: forget what moved, and extend the lease.
+
+        Reads may overlap (the keeping loop's, a request's) and come back out of order. One sent before the last
+        taken in is ignored: its epochs may be older, and taking them would move the epochs back and trust again
+        what the newer read had forgotten.
+        """
+        if sent_at < self._last_sent_at:
+            return
+        self._last_sent_at = sent_at
         for name in EPOCHS:
             if epochs.get(name) != self.epochs.get(name):
                 self._generations[name] += 1
@@ -95,10 +115,6 @@ class EpochLease:
         """Read the epochs once; an error propagates and the lease runs out on its own."""
         sent_at = self._monotonic()
         self.synced(await read(), sent_at)
-
-    def moved(self, epochs: Epochs) -> bool:
-        """Whether ``epochs`` (read inside a transaction about to commit) differ from the last read ones."""
-        return any(epochs.get(name) != self.epochs.get(name) for name in EPOCHS)
 
     async def settle(self) -> None:
         """Wait until no worker can still trust what it held before the change just committed."""
@@ -116,6 +132,12 @@ class EpochLease:
             except DomainError as exc:
                 if not lapsed:
                     logger.warning("epoch lease lapsed, every read asks the database: %s", exc)
+                lapsed = True
+            except Exception:
+                # Not a store that is down but one that fails unexpectedly: say what, and keep trying, since a
+                # loop that ended would leave the lease lapsed (every read asking the store) until a restart.
+                if not lapsed:
+                    logger.exception("epoch lease lapsed: reading the epochs failed")
                 lapsed = True
             else:
                 if lapsed:

@@ -76,11 +76,15 @@ class CachedCensusView(CensusView):
         lease.on_move(DATA, self._answers.clear)
 
     async def version(self) -> str:
-        """The data epoch: the lease's while it holds (no query), else read from the store."""
+        """The data epoch: the lease's while it holds (no query), else read from the store into the lease.
+
+        Read into the lease, not around it: a version newer than the lease's would tag what this view still holds
+        of the older data, and the answer kept under that tag would outlive the change.
+        """
         lease = self._lease
-        if lease.trusted() and DATA in lease.epochs:
-            return str(lease.epochs[DATA])
-        return str((await self._read_epochs())[DATA])
+        if not (lease.trusted() and DATA in lease.epochs):
+            await lease.sync(self._read_epochs)
+        return str(lease.epochs[DATA])
 
     async def datasets(self) -> list[Dataset]:
         """Every dataset, by race."""

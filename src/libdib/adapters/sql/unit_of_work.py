@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from libdib.adapters.lease import EpochLease
+from libdib.adapters.lease import EpochLease, moved
 from libdib.adapters.sql.census import SqlDatasetRepository, SqlRecordRepository
 from libdib.adapters.sql.identity import SqlLoginFailureRepository, SqlSessionRepository, SqlUserRepository
 from libdib.adapters.sql.tables import EpochRow
@@ -48,7 +48,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     Repositories speak SQLAlchemy Core, so a plain connection serves them: no ORM session to build per unit.
     A ``read_only`` unit runs on ``reader``, an AUTOCOMMIT view of the same pool: each statement on its own.
-    A unit whose commit moved an epoch the worker's ``lease`` has not seen waits for the lease before it is left.
+    A unit whose commit moved an epoch (past what the worker's ``lease`` held when the unit began) waits for the
+    lease before it is left.
     """
 
     def __init__(self, engine: AsyncEngine, reader: AsyncEngine, lease: EpochLease, *, read_only: bool) -> None:
@@ -56,6 +57,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._lease = lease
         self._read_only = read_only
         self._moved = False
+        self._epochs_before = dict(lease.epochs)
 
     async def __aenter__(self) -> Self:
         try:
@@ -97,7 +99,7 @@ class SqlUnitOfWork(UnitOfWork):
         """Commit the transaction; note whether it moved an epoch (read inside it, so its own changes count)."""
         epochs = await read_epochs(self._connection)
         await self._connection.commit()
-        self._moved |= self._lease.moved(epochs)
+        self._moved |= moved(self._epochs_before, epochs)
 
     async def ping(self) -> None:
         """Read the epochs (a query every store has)."""
