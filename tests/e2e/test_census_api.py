@@ -594,6 +594,28 @@ async def test_json_and_csv_of_the_same_records_have_different_etags(reading: Ap
     assert "Accept" in as_json.headers["vary"]
 
 
+async def test_a_tag_revalidates_only_the_url_it_was_given_for(reading: Api) -> None:
+    first, second = (await reading.get("/records", limit=2)).json()["items"]
+    etag = (await reading.get(f"/records/{first['id']}")).headers["etag"]
+
+    for url, status in [(f"/records/{second['id']}", 200), ("/records/999999", 404), ("/records?race=martian", 422)]:
+        response = await reading.client.get(url, headers={**reading.reader, "If-None-Match": etag})
+        assert response.status_code == status, (url, response.text)
+
+
+async def test_if_none_match_any_answers_304_only_where_there_is_a_current_answer(reading: Api) -> None:
+    star = {**reading.reader, "If-None-Match": "*"}
+    url = f"/records/{(await reading.get('/records', limit=1)).json()['items'][0]['id']}"
+    etag = (await reading.get(url)).headers["etag"]
+
+    for _ in range(2):  # answered by the handler, then from what the worker kept
+        response = await reading.client.get(url, headers=star)
+        assert (response.status_code, response.content, response.headers["etag"]) == (304, b"", etag)
+    for missing, status in [("/records/999999", 404), ("/records?race=martian", 422)]:
+        response = await reading.client.get(missing, headers=star)
+        assert response.status_code == status, (missing, response.text)
+
+
 @pytest.mark.parametrize("write", ["load", "upload", "add-record", "delete-record", "delete-dataset"])
 async def test_once_a_write_has_answered_every_data_get_has_a_new_etag(loaded: Api, write: str) -> None:
     urls = await data_urls(loaded)
