@@ -303,6 +303,8 @@ async def test_dimensions_list_the_loaded_races_with_their_sections_and_years_li
         ({"races": "asian", "from": 2015, "to": 2010}, 422, "from"),
         ({"races": "asian,black"}, 404, "black"),
         ({"races": "asian", "population": "Asian Alone"}, 404, "population"),
+        ({"races": "asian", "from": 2030}, 404, "from.*2030"),
+        ({"races": "asian", "to": 1950, "format": "png"}, 404, "to.*1950"),
         ({"races": "asian", "format": "xml"}, 400, "format"),
         ({"races": "asian", "from": 1800}, 400, "from"),
         ({}, 400, "races"),

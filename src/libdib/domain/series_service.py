@@ -60,7 +60,7 @@ class SeriesService:
         self._charts = charts
 
     async def series(self, query: SeriesQuery) -> SeriesResult:
-        """The series ``query`` asks for; ``NotFound`` when a race has no data loaded."""
+        """The series ``query`` asks for; ``NotFound`` when a race has no data loaded, or none in the years asked."""
         brackets = [bracket.value for bracket in query.age_ranges]
         found = await self._view.tables(query.races, brackets, query.dollar_year)
         tables = {table.race: table for table in found}
@@ -68,7 +68,14 @@ class SeriesService:
         if missing:
             ages = "" if query.age_range is None else f" at ages {query.age_range.value}"
             raise NotFound(f"races: no data is loaded for {', '.join(missing)}{ages}")
-        return build(tables, query)
+        result = build(tables, query)
+        if not any(series.points for series in result.series):
+            # Only a year range can leave every series empty: say so, rather than answer (or draw) nothing.
+            years = [observation.year for table in found for observation in table.observations]
+            covered = f"; the tables asked cover {min(years)} to {max(years)}" if years else ""
+            asked = f"{query.from_year or 'the first year'} to {query.to_year or 'the last'}"
+            raise NotFound(f"from, to: no data from {asked}{covered}")
+        return result
 
     async def dimensions(self) -> Dimensions:
         """What the loaded data can answer."""

@@ -123,7 +123,7 @@ class SeriesController(Controller):
         summary="Series across years by race, sex and age, in any year's dollars, compared; as data or a chart",
         operation_class=SeriesOperation,
         responses={
-            404: ResponseSpec(None, description="A race group has no data loaded, or no such sub-section"),
+            404: ResponseSpec(None, description="No data for a race, a sub-section or the years asked"),
             422: ResponseSpec(None, description="Unknown or conflicting parameters; `detail` names them"),
             503: ResponseSpec(None, description="Too many charts are being drawn; try again shortly"),
         },
