@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+import os
 import textwrap
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -88,7 +89,9 @@ def _pool() -> ProcessPoolExecutor:
     if not _POOL:
         # spawn, not fork: the server's threads and event loop must not be copied into the child.
         spawn = multiprocessing.get_context("spawn")
-        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exit_with_parent))
+        _POOL.append(
+            ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exit_with_parent, initargs=(os.getpid(),))
+        )
     return _POOL[0]
 
 

@@ -16,9 +16,15 @@ PARENT_POLL_SECONDS = 0.5
 """How often a child checks that its parent is still there: how long it may outlive it."""
 
 
-def exit_with_parent() -> None:
-    """In a child process: end it as soon as it is handed to another parent (its own has ended)."""
-    parent = os.getppid()
+def exit_with_parent(parent: int) -> None:
+    """In a child process: end it as soon as it is handed to another parent than ``parent`` (its own has ended).
+
+    ``parent`` is the pid the parent passed when it started the child, not ``os.getppid()`` read here: a parent
+    stopped while the child was still starting has already handed it to another, and the child would watch that
+    one instead, for good.
+    """
+    if os.getppid() != parent:
+        os._exit(0)
 
     def watch() -> None:
         while os.getppid() == parent:

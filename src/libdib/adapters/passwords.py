@@ -94,14 +94,14 @@ _BUDGET: list[HashingBudget] = []
 """The hashing process's own copy of its hasher's budget, set by its initializer (one per process, as its CPU is)."""
 
 
-def _start_hashing_process(budget: HashingBudget) -> None:
+def _start_hashing_process(budget: HashingBudget, parent: int) -> None:
     """Run at the lowest priority, so the kernel runs the serving process (and the database) first.
 
     A process, not a thread: a low-priority thread still shares the server's GIL, and passlib's Python around
     each hash holds it, so a preempted hashing thread kept the event loop waiting for the lock (the read p99
     grew several-fold during a login storm). A child process has a GIL of its own.
     """
-    exit_with_parent()
+    exit_with_parent(parent)
     os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
     _BUDGET.append(budget)
     _crypt_context()
@@ -181,7 +181,7 @@ class PasslibPasswordHasher(PasswordHasher):
     def _new_pool(self) -> ProcessPoolExecutor:
         spawn = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
-            self._size, mp_context=spawn, initializer=_start_hashing_process, initargs=(self._budget,)
+            self._size, mp_context=spawn, initializer=_start_hashing_process, initargs=(self._budget, os.getpid())
         )
 
     async def hash(self, password: str) -> str:
