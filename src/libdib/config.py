@@ -57,6 +57,9 @@ class Pooler(enum.StrEnum):
     """A pooler such as PgBouncer in transaction mode: consecutive transactions may meet different sessions."""
 
 
+PORT_LIMIT = 65536
+
+
 class SettingsError(ValueError):
     """A setting has a value libdib cannot use; the message names the variable."""
 
@@ -172,6 +175,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 f"{PREFIX}DATABASE_URL: expected postgresql+asyncpg://user:password@host:5432/db"
                 f" or sqlite+aiosqlite:///path, got {_redact(self.database_url)!r}",
             )
+        if not self.is_sqlite:
+            _check_postgres_url("DATABASE_URL", self.database_url)
         self._check_scaling()
         if len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
             raise SettingsError(
@@ -201,8 +206,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 f"{PREFIX}DATABASE_REPLICA_URL: expected postgresql+asyncpg://user:password@host:5432/db,"
                 f" got {_redact(replica)!r}",
             )
+        if replica is not None:
+            _check_postgres_url("DATABASE_REPLICA_URL", replica)
         if self.database_pooler is not Pooler.NONE and self.is_sqlite:
             raise SettingsError(f"{PREFIX}DATABASE_POOLER: a pooler stands in front of PostgreSQL, not SQLite")
+
+
+def _check_postgres_url(name: str, url: str) -> None:
+    """Refuse a PostgreSQL URL that would fail only when first used, or quietly reach another database."""
+    from sqlalchemy.engine import make_url  # here, not at the top: ``libdib --help`` need not import SQLAlchemy
+
+    try:
+        parsed = make_url(url)
+    except ValueError as exc:  # a port that is not a number, say
+        raise SettingsError(f"{PREFIX}{name}: cannot be read ({exc}): {_redact(url)!r}") from None
+    if parsed.port is not None and not 0 < parsed.port < PORT_LIMIT:
+        raise SettingsError(f"{PREFIX}{name}: port {parsed.port} is not a TCP port: {_redact(url)!r}")
+    if not parsed.database:
+        # asyncpg would connect to the database named after the user (often the server's own ``postgres``).
+        raise SettingsError(f"{PREFIX}{name}: name the database at its end (...:5432/libdib): {_redact(url)!r}")
+    if "sslmode" in parsed.query:
+        raise SettingsError(f"{PREFIX}{name}: asyncpg calls libpq's sslmode ssl: write ?ssl=require, not ?sslmode=")
 
 
 def _check_proxy(proxy: str) -> None:

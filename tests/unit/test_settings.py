@@ -88,6 +88,16 @@ def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
             "LIBDIB_DATABASE_REPLICA_URL",
             "postgresql+asyncpg://",
         ),
+        ({"database_url": "postgresql+asyncpg://u:secret@db:54x2/libdib"}, "LIBDIB_DATABASE_URL", "54x2"),
+        ({"database_url": "postgresql+asyncpg://u@db:99999/libdib"}, "LIBDIB_DATABASE_URL", "port 99999"),
+        ({"database_url": "postgresql+asyncpg://u@db:5432/"}, "LIBDIB_DATABASE_URL", "name the database"),
+        ({"database_url": "postgresql+asyncpg://u@db"}, "LIBDIB_DATABASE_URL", "name the database"),
+        ({"database_url": f"{PG}?sslmode=require"}, "LIBDIB_DATABASE_URL", "?ssl=require"),
+        (
+            {"database_url": PG, "database_replica_url": "postgresql+asyncpg://u@replica:5x/libdib"},
+            "LIBDIB_DATABASE_REPLICA_URL",
+            "5x",
+        ),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(env: dict[str, str], named: str, says: str) -> None:
@@ -117,7 +127,12 @@ def test_production_runs_with_its_own_key_on_postgresql() -> None:
     assert settings.env == "production"
 
 
-def test_an_error_message_does_not_echo_the_database_password() -> None:
+@pytest.mark.parametrize("url", ["mysql://admin:hunter2@db/x", "postgresql+asyncpg://admin:hunter2@db:5x/libdib"])
+def test_an_error_message_does_not_echo_the_database_password(url: str) -> None:
     with pytest.raises(SettingsError) as error:
-        load(jwt_secret=GOOD_KEY, database_url="mysql://admin:hunter2@db/x")
+        load(jwt_secret=GOOD_KEY, database_url=url)
     assert "hunter2" not in str(error.value)
+
+
+def test_a_postgresql_url_with_tls_asked_as_asyncpg_names_it_is_taken() -> None:
+    assert load(jwt_secret=GOOD_KEY, database_url=f"{PG}?ssl=require").database_url.endswith("?ssl=require")
