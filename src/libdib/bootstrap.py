@@ -26,14 +26,14 @@ from libdib.adapters.sql.replica import ReplicaReads
 from libdib.adapters.sql.unit_of_work import SqlUnitOfWork
 from libdib.adapters.views import CachedCensusView, MemoizedHonouredTokens
 from libdib.adapters.workbook import PolarsWorkbookReader
-from libdib.config import MIB, Pooler, Settings
+from libdib.config import MIB, PREFIX, Pooler, Settings, SettingsError
 from libdib.domain.comparisons import ComparisonService
 from libdib.domain.datasets import DatasetService
-from libdib.domain.errors import DomainError
+from libdib.domain.errors import DomainError, InvalidInput
 from libdib.domain.ports import CensusView, Clock, PasswordHasher, UnitOfWorkFactory
 from libdib.domain.series_service import SeriesService
 from libdib.domain.tokens import TokenService
-from libdib.domain.users import UserService
+from libdib.domain.users import UserService, check_password, check_username
 
 Backend = Literal["sql", "memory"]
 PURGE_INTERVAL_SECONDS = 600
@@ -125,6 +125,19 @@ def migrate(settings: Settings, on_wait: Callable[[str], None] = logger.info) ->
     ``DatabaseProblem`` with a one-line explanation when it cannot be used.
     """
     migrate_when_reachable(settings.database_url, settings.database_wait, on_wait)
+
+
+def check_admin_account(settings: Settings) -> None:
+    """Refuse, naming the setting, an admin account that sign-up would refuse, before the server starts anything."""
+    username, password = settings.admin_username, settings.admin_password
+    if username is None or password is None:
+        return
+    try:
+        check_username(username)
+        check_password(username, password, ZxcvbnPasswordStrength())
+    except InvalidInput as exc:
+        field, _, reason = str(exc).partition(": ")
+        raise SettingsError(f"{PREFIX}ADMIN_{field.upper()}: {reason}") from None
 
 
 def describe_database(settings: Settings) -> str:

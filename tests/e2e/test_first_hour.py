@@ -76,6 +76,25 @@ def test_serve_on_a_taken_port_exits_at_once_with_an_error(tmp_path: Path) -> No
     assert not (tmp_path / "var").exists(), "nothing is migrated or created before the port is known to be free"
 
 
+@pytest.mark.parametrize(
+    ("admin", "named"),
+    [(("root2", "short"), "LIBDIB_ADMIN_PASSWORD: use at least 12"), (("bad name", PASSWORD), "LIBDIB_ADMIN_USERNAME")],
+)
+def test_an_admin_account_sign_up_would_refuse_stops_serve_naming_the_setting_before_anything_starts(
+    tmp_path: Path, admin: tuple[str, str], named: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    username, password = admin
+    env = {"LIBDIB_DATABASE_URL": "", "LIBDIB_ADMIN_USERNAME": username, "LIBDIB_ADMIN_PASSWORD": password}
+    result = libdib(tmp_path, "serve", "--port", str(port), env=env, timeout=30)
+    assert result.returncode == 1
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var").exists(), "nothing is migrated or created first"
+
+
 @pytest.mark.postgres
 def test_a_missing_database_is_one_line_naming_the_url_and_createdb(tmp_path: Path, postgres_server: None) -> None:
     url = databases.async_url("libdib_no_such_database").replace("postgres@", "postgres:hunter2-secret@")

@@ -50,6 +50,15 @@ def _settings() -> Settings:
     return settings
 
 
+def _check_admin_account(settings: Settings) -> None:
+    from libdib.bootstrap import check_admin_account
+
+    try:
+        check_admin_account(settings)
+    except SettingsError as exc:
+        raise click.ClickException(f"invalid setting: {exc}") from None
+
+
 def _migrate_when_ready(settings: Settings) -> None:
     """Migrate, waiting a while for a database that is starting; one line and exit 1 when it cannot be used."""
     from libdib.bootstrap import describe_database, migrate
@@ -128,6 +137,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from libdib.entrypoints.http.protocol import GuardedHttpToolsProtocol, RequestLimits
 
     settings = _settings()
+    _check_admin_account(settings)
     limits = RequestLimits(settings.max_header_bytes, settings.max_headers, settings.request_timeout)
     config = uvicorn.Config(
         "libdib.entrypoints.http.app:create_app",
