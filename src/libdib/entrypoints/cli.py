@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import socket
 import sys
 import time
@@ -27,12 +28,17 @@ from libdib.samples import sample_workbooks
 
 if TYPE_CHECKING:
     import uvicorn
+    from litestar import Litestar
 
     from libdib.bootstrap import Services
 
 T = TypeVar("T")
 STARTUP_FAILURE = 3
 """The status uvicorn exits with when the app fails to start."""
+APP_FACTORY = "libdib.entrypoints.http.app:create_app"
+WORKER_APP_FACTORY = "libdib.entrypoints.cli:worker_app"
+SUPERVISOR_PID = "_LIBDIB_SUPERVISOR_PID"
+"""Set by ``serve --workers N`` for its workers: the process each worker ends with."""
 logger = structlog.get_logger("libdib.cli")
 
 
@@ -111,13 +117,31 @@ def _serve(config: uvicorn.Config, listening: socket.socket) -> None:
     from uvicorn.supervisors import Multiprocess
 
     if config.workers > 1:
-        Multiprocess(config, sockets=[listening]).run()
+        os.environ[SUPERVISOR_PID] = str(os.getpid())  # before the workers are spawned: they inherit it
+        supervisor = Multiprocess(config, sockets=[listening])
+        supervisor.run()
+        # uvicorn stops every worker when one fails to start, but then returns as from a clean stop.
+        if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
+            sys.exit(STARTUP_FAILURE)
         return
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[listening])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def worker_app() -> Litestar:
+    """The app of one worker of ``serve --workers N``, which ends with the process that supervises it.
+
+    uvicorn's supervisor stops its workers when it is stopped, but not when it is killed: they would go on
+    serving on their own, and a new ``serve`` would find the port taken.
+    """
+    from libdib.adapters.child_processes import exit_with_parent
+    from libdib.entrypoints.http.app import create_app
+
+    exit_with_parent(int(os.environ[SUPERVISOR_PID]))
+    return create_app()
 
 
 @click.group()
@@ -140,7 +164,7 @@ def serve(host: str, port: int, workers: int) -> None:
     _check_admin_account(settings)
     limits = RequestLimits(settings.max_header_bytes, settings.max_headers, settings.request_timeout)
     config = uvicorn.Config(
-        "libdib.entrypoints.http.app:create_app",
+        WORKER_APP_FACTORY if workers > 1 else APP_FACTORY,
         factory=True,
         # A partial of a module-level class: it pickles, so every worker process gets the same limits.
         http=functools.partial(GuardedHttpToolsProtocol, limits=limits),  # type: ignore[arg-type]
