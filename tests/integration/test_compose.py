@@ -19,32 +19,68 @@ def compose() -> dict[str, dict[str, dict[str, object]]]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
 
 
-def run_migrate_gate(tmp_path: Path, bind_address: str, secret: str) -> subprocess.CompletedProcess[str]:
+OWN = {
+    "LIBDIB_JWT_SECRET": "a-key-of-our-own-that-nobody-else-knows-0123",
+    "GATE_POSTGRES_PASSWORD": "a-database-password-of-our-own",
+    "GATE_PGADMIN_PASSWORD": "a-pgadmin-password-of-our-own",
+}
+"""Credentials of one's own, as the migrate service's environment passes them."""
+DEFAULTS = {
+    "LIBDIB_JWT_SECRET": DEVELOPMENT_JWT_SECRET,
+    "GATE_POSTGRES_PASSWORD": "libdib",
+    "GATE_PGADMIN_PASSWORD": "libdib",
+}
+"""The development credentials: .env's key, and the passwords this compose file defaults to."""
+
+
+def run_migrate_gate(
+    tmp_path: Path, bind_address: str, credentials: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     """Run the migrate service's command as the container's shell would, with a stand-in ``libdib``."""
     script = str(compose()["services"]["migrate"]["command"][-1]).replace("$$", "$")  # type: ignore[index]
     stand_in = tmp_path / "libdib"
     stand_in.write_text("#!/bin/sh\necho migrated\n")
     stand_in.chmod(0o755)
-    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "BIND_ADDRESS": bind_address, "LIBDIB_JWT_SECRET": secret}
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "BIND_ADDRESS": bind_address, **credentials}
     return subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, check=False, timeout=10)
 
 
 @pytest.mark.parametrize("bind_address", ["0.0.0.0", "192.0.2.10"])  # noqa: S104 - the address under test
-def test_compose_refuses_the_development_key_published_beyond_loopback(tmp_path: Path, bind_address: str) -> None:
-    result = run_migrate_gate(tmp_path, bind_address, DEVELOPMENT_JWT_SECRET)
+@pytest.mark.parametrize("default", ["LIBDIB_JWT_SECRET", "GATE_POSTGRES_PASSWORD", "GATE_PGADMIN_PASSWORD"])
+def test_compose_refuses_any_development_credential_published_beyond_loopback(
+    tmp_path: Path, bind_address: str, default: str
+) -> None:
+    result = run_migrate_gate(tmp_path, bind_address, {**OWN, default: DEFAULTS[default]})
     assert result.returncode == 1
-    assert "development key" in result.stderr
+    assert default.removeprefix("GATE_").replace("PGADMIN_PASSWORD", "PGADMIN_DEFAULT_PASSWORD") in result.stderr
     assert "migrated" not in result.stdout
 
 
+def test_the_gate_names_every_development_credential_at_once(tmp_path: Path) -> None:
+    result = run_migrate_gate(tmp_path, "0.0.0.0", DEFAULTS)  # noqa: S104 - the address under test
+    assert result.returncode == 1
+    for name in ("LIBDIB_JWT_SECRET", "POSTGRES_PASSWORD", "PGADMIN_DEFAULT_PASSWORD"):
+        assert name in result.stderr
+
+
 @pytest.mark.parametrize(
-    ("bind_address", "secret"),
-    [("127.0.0.1", DEVELOPMENT_JWT_SECRET), ("0.0.0.0", "a-key-of-our-own-that-nobody-else-knows-0123")],  # noqa: S104
+    ("bind_address", "credentials"),
+    [("127.0.0.1", DEFAULTS), ("0.0.0.0", OWN)],  # noqa: S104
 )
-def test_compose_migrates_on_loopback_or_with_a_key_of_ones_own(tmp_path: Path, bind_address: str, secret: str) -> None:
-    result = run_migrate_gate(tmp_path, bind_address, secret)
+def test_compose_migrates_on_loopback_or_with_credentials_of_ones_own(
+    tmp_path: Path, bind_address: str, credentials: dict[str, str]
+) -> None:
+    result = run_migrate_gate(tmp_path, bind_address, credentials)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "migrated"
+
+
+def test_the_gate_is_given_the_passwords_compose_starts_the_database_and_pgadmin_with() -> None:
+    services = compose()["services"]
+    gate = services["migrate"]["environment"]
+    assert gate["GATE_POSTGRES_PASSWORD"] == services["db"]["environment"]["POSTGRES_PASSWORD"]  # type: ignore[index]
+    assert gate["GATE_PGADMIN_PASSWORD"] == services["pgadmin"]["environment"]["PGADMIN_DEFAULT_PASSWORD"]  # type: ignore[index]
+    assert services["pgadmin"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}  # type: ignore[index]
 
 
 def test_the_api_waits_for_a_healthy_database_and_a_finished_migration() -> None:
