@@ -260,6 +260,33 @@ async def test_an_upload_without_a_file_field_names_the_field(api: Api) -> None:
     assert_problem(response, {400, 422}, "file")
 
 
+def with_heading(heading: str, race: str = "Asian") -> bytes:
+    """A small P-8 workbook whose one population heading (row 5) is ``heading``."""
+    section = p8.AgeSection("25-34", [p8.Population(heading, [("2019", [1, 2, 3, 4, 5, 6])])])
+    return p8.p8_workbook(p8.P8Table(race, 2019, (2019, 2019), [section]))
+
+
+# PostgreSQL in the fast tier: it is the store whose column and text type refused these inside the COPY.
+@pytest.mark.parametrize("api", ["memory", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_an_upload_whose_texts_no_record_could_hold_is_refused_naming_the_row_and_changes_nothing(
+    api: Api,
+) -> None:
+    hostile = [
+        (with_heading("B" * 201), r"p08a\.xlsx, row 5: the population heading .* is 201 characters long"),
+        (with_heading("Asian\x00Alone"), r"p08a\.xlsx, row 5: the population heading .* control character"),
+        (with_heading("Asian Alone", race="Asian\x00"), r"p08a\.xlsx, row 2: the title .* control character"),
+    ]
+    for content, detail in hostile:  # into an empty store first, where a first load copies into the records
+        assert_problem(await api.upload("p08a.xlsx", content), {422}, detail)
+        assert (await api.get("/datasets")).json()["items"] == []
+    assert (await api.load()).status_code == 200
+    before = await api.snapshot()
+
+    for content, detail in hostile:  # then replacing a loaded table
+        assert_problem(await api.upload("p08a.xlsx", content), {422}, detail)
+        assert await api.snapshot() == before
+
+
 async def test_deleting_a_dataset_deletes_its_records(loaded: Api) -> None:
     asian = (await loaded.get("/datasets")).json()["items"][0]
 

@@ -85,8 +85,8 @@ class IsolatedWorkbookReader(WorkbookReader):
             raise WorkbookInvalid(
                 workbook.name, f"cannot be read within the memory limit of {self._memory_bytes // MIB:,} MiB"
             )
-        race, title, dollar_year, frame = value
-        return race, title, dollar_year, pl.read_ipc(io.BytesIO(frame))
+        race, title, dollar_year, frame, title_row, headings = value
+        return race, title, dollar_year, pl.read_ipc(io.BytesIO(frame)), title_row, headings
 
 
 def read_rows_in_child(reader: PolarsWorkbookReader, workbook: Workbook, sender: Connection, memory_bytes: int) -> None:
@@ -94,10 +94,10 @@ def read_rows_in_child(reader: PolarsWorkbookReader, workbook: Workbook, sender:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     outcome: Outcome
     try:
-        race, title, dollar_year, years = reader.read_rows(workbook)
+        race, title, dollar_year, years, title_row, headings = reader.read_rows(workbook)
         frame = io.BytesIO()
         years.write_ipc(frame, compression="uncompressed")
-        outcome = ("rows", (race, title, dollar_year, frame.getvalue()))
+        outcome = ("rows", (race, title, dollar_year, frame.getvalue(), title_row, headings))
     except WorkbookInvalid as error:
         outcome = ("invalid", (error.workbook, error.reason, error.row))
     except MemoryError:

@@ -61,8 +61,9 @@ RACE_ALIASES: Final = {"white-non-hispanic": "white-not-hispanic", "non-hispanic
 AGE_SECTIONS: Final = "15 to 24 Years, 25 to 34 Years, ..., 65 to 74 Years, 75 Years and Over"
 YEAR_OBJECTS: Final = tuple(range(MIN_YEAR, MAX_YEAR + 1))
 
-YearRows = tuple[str, str, int, pl.DataFrame]
-"""A sheet's race group, title, constant-dollar year and checked year rows (``stored_columns``: what a row stores)."""
+YearRows = tuple[str, str, int, pl.DataFrame, int, dict[str, int]]
+"""A sheet's race group, title, constant-dollar year, checked year rows (``stored_columns``: what a row stores),
+and the rows of its title and of each population heading's first appearance (for the domain's refusals)."""
 READ_ERRORS: Final = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, zipfile.BadZipFile)
 
 # tuple.__new__ builds the named tuple in C, skipping Observation(...)'s Python-level __new__ for every row.
@@ -91,15 +92,15 @@ class PolarsWorkbookReader(WorkbookReader):
 
 def table_of(rows: YearRows) -> CensusTable:
     """The table of checked year rows."""
-    race, title, dollar_year, years = rows
+    race, title, dollar_year, years, title_row, heading_rows = rows
     columns = observation_columns(years)
     # Free the frame before a million tuples are built: the load's memory peak is 100 MB lower.
     del years, rows
-    return CensusTable(race, title, dollar_year, observations(columns))
+    return CensusTable(race, title, dollar_year, observations(columns), title_row, heading_rows)
 
 
 def read_years(name: str, excel: Any, odd_cells: OddCells) -> YearRows:
-    """The race group, title and constant-dollar year of the sheet, and its year rows, checked.
+    """The race group, title and constant-dollar year of the sheet, its year rows, checked, and where its texts are.
 
     ``odd_cells`` are the number cells the archive scan found holding an error, a logical value or a
     formula with no value: fastexcel reads them as empty or 1, so a year row with one is refused here.
@@ -129,7 +130,13 @@ def read_years(name: str, excel: Any, odd_cells: OddCells) -> YearRows:
         raise WorkbookInvalid(name, "has no year rows (such as '2019' in column A followed by six numbers)")
     if dollar_year is None:
         raise WorkbookInvalid(name, "names no constant-dollar year (such as '2019 dollars') in its headers")
-    return race_key(name, title), title, dollar_year, stored_columns(years)
+    return race_key(name, title), title, dollar_year, stored_columns(years), title_row, heading_rows(rows)
+
+
+def heading_rows(rows: pl.DataFrame) -> dict[str, int]:
+    """The row where each population heading first appears, by its text (as the year rows carry it)."""
+    headings = rows.filter(pl.col("kind") == "population").unique("label", keep="first", maintain_order=True)
+    return dict(zip(headings.get_column("label").to_list(), headings.get_column("row").to_list(), strict=True))
 
 
 def refuse_odd_cells(name: str, years: pl.DataFrame, odd_cells: OddCells) -> None:

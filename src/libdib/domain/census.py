@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -80,12 +80,18 @@ class Observation(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CensusTable:
-    """A P-8 workbook as read: what it is about and its rows in the table's order."""
+    """A P-8 workbook as read: what it is about and its rows in the table's order.
+
+    ``title_row`` and ``heading_rows`` (each population heading's first row) say where the reader found the
+    texts, so that a refusal can name the row; a table not read from a sheet has neither.
+    """
 
     race: str
     title: str
     constant_dollar_year: int
     observations: list[Observation]
+    title_row: int | None = None
+    heading_rows: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def years(self) -> tuple[int, int]:

@@ -49,6 +49,9 @@ FOOTNOTE = re.compile(r"[0-9]{1,20}")
 NUMBER_FIELDS = Observation._fields[4:]
 ROW_KEY: Callable[[Observation], tuple[str, str, int, str | None]] = itemgetter(0, 1, 2, 3)
 """What no two rows of a table may share: population, age section, year and footnote (built in C)."""
+POPULATION: Callable[[Observation], str] = itemgetter(0)
+SHOWN_TEXT = 60
+"""How much of a refused text a message quotes: enough to find it, never a whole hostile cell."""
 
 NaturalKey = tuple[str, str, int, str, str]
 """Race, age range, year, population and footnote (``""`` for none): what makes a record unique."""
@@ -183,14 +186,27 @@ def normal_footnote(footnote: str | None) -> str | None:
     return str(int(footnote))
 
 
+def population_problem(population: str) -> str | None:
+    """Why ``population`` cannot be a sub-section heading (what the records' column can hold); None if it can."""
+    if not population.strip():
+        return "is empty"
+    if len(population) > MAX_POPULATION_LENGTH:
+        return f"is {len(population):,} characters long, more than {MAX_POPULATION_LENGTH}"
+    if population != population.strip():
+        return "begins or ends with a space"
+    if not is_plain_text(population):
+        return "holds a control character (such as NUL or a line break)"
+    return None
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for a message, control characters escaped, cut short if long."""
+    return repr(text) if len(text) <= SHOWN_TEXT else f"{text[:SHOWN_TEXT]!r}..."
+
+
 def check_population(population: str) -> str:
     """``population`` if it can be a sub-section heading; else ``InvalidInput``."""
-    if (
-        not population.strip()
-        or len(population) > MAX_POPULATION_LENGTH
-        or population != population.strip()
-        or not is_plain_text(population)
-    ):
+    if population_problem(population) is not None:
         raise InvalidInput(
             f"population: expected the sub-section heading as published, 1 to {MAX_POPULATION_LENGTH} characters"
             " without control characters or leading or trailing spaces",
@@ -225,17 +241,44 @@ def check_page(limit: int, offset: int) -> None:
 
 
 def check_table(workbook: str, table: CensusTable) -> CensusTable:
-    """``table`` if it can be stored: a known race group, some rows, no row listed twice; else ``WorkbookInvalid``."""
+    """``table`` if it can be stored: a known race group, some rows, texts a store can hold, no row listed twice.
+
+    Else ``WorkbookInvalid``, naming the row where the reader says it found a refused text.
+    """
     if table.race not in KNOWN_RACES:
         raise WorkbookInvalid(workbook, f"is about race group {table.race!r}; known groups: {', '.join(KNOWN_RACES)}")
     if not table.observations:
         raise WorkbookInvalid(workbook, "has no year rows")
     check_year(table.constant_dollar_year, "constant dollar year")
+    if not is_plain_text(table.title):
+        raise WorkbookInvalid(
+            workbook, f"the title {shown(table.title)} holds a control character (such as NUL)", row=table.title_row
+        )
+    check_headings(workbook, table)
     # The keys' hashes, not the keys: cheaper to build, and no set of a million tuples held at the
     # load's memory peak. Equal hashes of different keys are all but impossible, and only send us looking.
     if len(set(map(hash, map(ROW_KEY, table.observations)))) < len(table.observations):
         check_rows_distinct(workbook, table.observations)
     return table
+
+
+def check_headings(workbook: str, table: CensusTable) -> None:
+    """Refuse the first population heading, in table order, that a record could not hold.
+
+    The rule of ``POST /records`` (``check_population``): every store then refuses the same workbooks, before
+    anything is written, rather than one store taking a heading another cannot keep.
+    """
+    # Each distinct heading once: a table repeats one heading object for every year row under it.
+    for population in dict.fromkeys(map(POPULATION, table.observations)):
+        if (problem := population_problem(population)) is not None:
+            first = next(o for o in table.observations if o.population == population)
+            raise WorkbookInvalid(
+                workbook,
+                f"the population heading {shown(population)} of age section {first.age_range} {problem}; a heading"
+                f" has 1 to {MAX_POPULATION_LENGTH} characters, without control characters or leading or trailing"
+                " spaces",
+                row=table.heading_rows.get(population),
+            )
 
 
 def check_rows_distinct(workbook: str, observations: Iterable[Observation]) -> None:

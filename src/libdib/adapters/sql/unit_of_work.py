@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -90,9 +91,11 @@ class SqlUnitOfWork(UnitOfWork):
             await self._lease.settle()
         if _unreachable(exc):
             raise StoreUnavailable() from exc
-        if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(BAD_DATA_SQLSTATE_CLASS):
+        # asyncpg's own errors come from what runs on the driver itself (a load's COPY and long statements).
+        if isinstance(exc, DBAPIError | asyncpg.PostgresError) and _sqlstate(exc).startswith(BAD_DATA_SQLSTATE_CLASS):
             # A safety net: the domain validates input, but a value the database cannot store is the caller's, not ours.
-            reason = str(exc.orig).splitlines()[0] or "invalid value"
+            driver = exc.orig if isinstance(exc, DBAPIError) else exc
+            reason = next((line for line in str(driver).splitlines() if line.strip()), "invalid value")
             raise InvalidInput(f"a value in the request cannot be stored: {reason}") from exc
 
     async def commit(self) -> None:
