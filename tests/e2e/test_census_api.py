@@ -453,6 +453,27 @@ async def test_adding_a_record_that_exists_is_409(reading: Api, footnote: str | 
     assert_problem(response, {409}, "race 'asian', population 'Asian Alone or in Combination', age range 25-34")
 
 
+@pytest.mark.parametrize("api", ["memory", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_records_population_in_other_case_is_the_tables_sub_section(api: Api) -> None:
+    assert (await api.load()).status_code == 200
+    spelt = "Asian Alone or in Combination"
+
+    existing = await api.client.post(
+        "/records", json=new_record(year=2017, population="ASIAN ALONE or in Combination"), headers=api.admin
+    )
+    created = await api.client.post(
+        "/records", json=new_record(year=2020, population="asian alone or in combination"), headers=api.admin
+    )
+
+    assert_problem(existing, {409}, f"population '{spelt}', age range 25-34, year 2017 exists")
+    assert created.status_code == 201, created.text
+    assert created.json()["population"] == spelt
+    found = (await api.get("/records", race="asian", population="ASIAN ALONE OR IN COMBINATION", year=2020)).json()
+    assert [record["id"] for record in found["items"]] == [created.json()["id"]]
+    asian = (await api.get("/dimensions")).json()["races"][0]
+    assert [(p["population"], p["years"]) for p in asian["populations"]] == [(spelt, [2002, 2020])]
+
+
 @pytest.mark.parametrize(
     ("changes", "detail"),
     [

@@ -214,6 +214,15 @@ def check_population(population: str) -> str:
     return population
 
 
+def same_population(population: str, headings: Iterable[str]) -> str:
+    """The heading of the table that ``population`` names regardless of case, as filters match; else ``population``.
+
+    Its exact spelling first; if the table spells one sub-section several ways (a workbook may), the least.
+    """
+    spellings = [heading for heading in headings if heading.lower() == population.lower()]
+    return population if population in spellings else min(spellings, default=population)
+
+
 def check_filter(where: RecordFilter) -> RecordFilter:
     """A filter whose races and age range name things that exist (races in lower case); else ``InvalidInput``."""
     if where.population is not None:
@@ -399,13 +408,19 @@ class DatasetService:
         return record
 
     async def add_record(self, race: str, observation: Observation) -> IncomeRecord:
-        """Append a record to the dataset of ``race``; raises ``InvalidInput`` or ``RecordExists``."""
+        """Append a record to the dataset of ``race``; raises ``InvalidInput`` or ``RecordExists``.
+
+        A population that names one of the table's sub-sections regardless of case is that sub-section, under
+        the table's spelling: filters could not tell the two apart, so neither may uniqueness.
+        """
         race = check_race(race)
         observation = check_observation(observation)
         async with self._uow() as uow:
             dataset = await uow.datasets.get_by_race(race)
             if dataset is None:
                 raise NoDatasetLoaded(f"race: no dataset is loaded for race {race!r}; load its table first")
+            headings = await uow.records.lock_populations(race)
+            observation = observation._replace(population=same_population(observation.population, headings))
             record = await uow.records.add(dataset, observation)
             await uow.commit()
         return record

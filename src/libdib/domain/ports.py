@@ -267,6 +267,13 @@ class RecordRepository(Protocol):
         """The record with this id, if any."""
 
     @abstractmethod
+    async def lock_populations(self, race: str) -> list[str]:
+        """The population headings of the race's records, each once, sorted; held until the unit ends.
+
+        No other data write changes them meanwhile, so a record added in the same unit is spelt knowing them.
+        """
+
+    @abstractmethod
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
         """Append a record to a dataset; raises ``RecordExists`` on a duplicate natural key."""
 

@@ -159,6 +159,11 @@ class InMemoryRecordRepository(RecordRepository):
         """The record with this id, if any."""
         return self._tables.records.get(record_id)
 
+    async def lock_populations(self, race: str) -> list[str]:
+        """The race's population headings, each once, sorted (units run one at a time: nothing more to hold)."""
+        records = self._tables.records.values()
+        return sorted({record.observation.population for record in records if record.race == race})
+
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
         """Append a record to ``dataset``; raises ``RecordExists`` on a duplicate natural key."""
         stored = self._tables.datasets.get(dataset.id)

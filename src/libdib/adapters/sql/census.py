@@ -428,6 +428,16 @@ class SqlRecordRepository(RecordRepository):
         row = (await self._connection.execute(select(*RECORD_COLUMNS).where(records.c.id == record_id))).first()
         return None if row is None else _record(row)
 
+    async def lock_populations(self, race: str) -> list[str]:
+        """The race's population headings, each once, sorted here (a collation sorts its own way).
+
+        The data writes' lock comes first on PostgreSQL, so no other write adds a heading before this unit's
+        insert. SQLite has one writer, and refuses a write from a transaction that read before another's commit.
+        """
+        await _serialize_data_writes(self._connection)
+        statement = select(records.c.population).where(records.c.race == race).distinct()
+        return sorted((await self._connection.execute(statement)).scalars())
+
     async def add(self, dataset: Dataset, observation: Observation) -> IncomeRecord:
         """Insert a record into ``dataset``; ``RecordExists`` on the natural key, ``DatasetGone`` if it was dropped.
 
