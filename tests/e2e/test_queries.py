@@ -48,6 +48,33 @@ async def test_a_query_parameter_the_route_does_not_define_is_a_400_naming_it(
     assert_problem(response, {400}, f"unknown query parameter {named}")
 
 
+@pytest.mark.parametrize(
+    ("url", "params", "named"),
+    [
+        ("/records", {"race": ["asian", "white"]}, "'race' takes several values in one, comma-separated"),
+        ("/series", {"races": ["asian", "white"]}, "'races' takes several values in one, comma-separated"),
+        ("/comparisons", {"year": 2019, "age": 30, "races": ["white", "asian"]}, "'races' takes several values"),
+        ("/records", {"limit": [5, 1]}, "'limit' takes one value"),
+        ("/comparisons", {"year": [2019, 2010], "age": 30}, "'year' takes one value"),
+        ("/records/1", {"x": ["1", "2"]}, "unknown query parameter 'x'"),
+    ],
+)
+async def test_a_query_parameter_given_more_than_once_is_a_400_naming_it(
+    reading: Api, url: str, params: dict[str, Any], named: str
+) -> None:
+    response = await reading.get(url, **params)
+
+    assert_problem(response, {400}, named)
+
+
+async def test_a_repeated_parameter_never_narrows_the_filter_to_its_last_value(reading: Api) -> None:
+    repeated = await reading.get("/records", race=["asian", "white"], limit=1000)
+    listed = await every_record(reading, race="asian,white")
+
+    assert_problem(repeated, {400}, "'race' given more than once.*race=a,b")
+    assert {record["race"] for record in listed} == {"asian", "white"}
+
+
 async def test_the_refusal_lists_the_parameters_the_route_takes(reading: Api) -> None:
     detail = (await reading.get("/records", sex="female")).json()["detail"]
 

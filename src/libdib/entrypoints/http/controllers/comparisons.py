@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 from libdib.domain.census import MAX_YEAR, MIN_YEAR, AgeBracket, Basis, Sex
 from libdib.domain.comparisons import ComparisonService, bracket_of
 from libdib.entrypoints.http.etags import DataETagMiddleware
+from libdib.entrypoints.http.query_check import COMMA_SEPARATED
 from libdib.entrypoints.http.schemas.census import ComparisonResponse
 
 MAX_AGE = 130
@@ -22,7 +23,9 @@ Age = Annotated[
 AgeRange = Annotated[AgeBracket | None, QueryParameter(description="An age bracket; or give age")]
 SexAsked = Annotated[Sex | None, QueryParameter(description="Compare only this sex (default: both)")]
 BasisAsked = Annotated[Basis, QueryParameter(description="Compare median incomes in constant or current dollars")]
-Races = Annotated[str, QueryParameter(max_length=100, description="Two different race groups, comma-separated")]
+Races = Annotated[
+    str, QueryParameter(max_length=100, description="Two different race groups, comma-separated"), COMMA_SEPARATED
+]
 Race = Annotated[
     str | None, QueryParameter(max_length=40, description="One of `races`: whose percent changes to compute")
 ]

@@ -22,6 +22,7 @@ from libdib.domain.ports import RecordFilter
 from libdib.entrypoints.http.auth import requires_admin
 from libdib.entrypoints.http.etags import DataETagMiddleware
 from libdib.entrypoints.http.parameters import RecordId
+from libdib.entrypoints.http.query_check import COMMA_SEPARATED
 from libdib.entrypoints.http.schemas.census import (
     RECORD_FIELDS,
     RecordCreateRequest,
@@ -51,6 +52,7 @@ Races = Annotated[
         description=f"One or more race groups, comma-separated (any of them matches): {', '.join(KNOWN_RACES)}",
         examples=[Example(value="asian,white")],
     ),
+    COMMA_SEPARATED,
 ]
 Population = Annotated[
     str | None,

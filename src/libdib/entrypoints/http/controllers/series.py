@@ -22,6 +22,7 @@ from libdib.domain.series_query import check_query
 from libdib.domain.series_service import SeriesService
 from libdib.entrypoints.http.controllers.records import csv_cell
 from libdib.entrypoints.http.etags import DataETagMiddleware
+from libdib.entrypoints.http.query_check import COMMA_SEPARATED
 from libdib.entrypoints.http.schemas.series import DimensionsResponse, SeriesResponse
 
 JSON, CSV, SVG, PNG = "application/json", "text/csv", "image/svg+xml", "image/png"
@@ -41,7 +42,9 @@ class OutputFormat(enum.StrEnum):
 MEDIA_TYPES = {OutputFormat.JSON: JSON, OutputFormat.CSV: CSV, OutputFormat.SVG: SVG, OutputFormat.PNG: PNG}
 
 Races = Annotated[
-    str, QueryParameter(max_length=200, description="1 to 6 race groups, comma-separated, such as asian,white")
+    str,
+    QueryParameter(max_length=200, description="1 to 6 race groups, comma-separated, such as asian,white"),
+    COMMA_SEPARATED,
 ]
 SexAsked = Annotated[str | None, QueryParameter(max_length=20, description="male or female (default: a series each)")]
 AgeRange = Annotated[str, QueryParameter(max_length=20, description="An age bracket such as 25-34, or all")]
