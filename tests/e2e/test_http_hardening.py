@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from libdib.bootstrap import Services
+from libdib.config import MIB, Settings
 from libdib.domain.census import Dataset
 from libdib.entrypoints.http.schemas.census import DatasetResponse
 from tests.e2e.test_census_api import PASSWORD, log_in
@@ -41,6 +43,75 @@ async def test_invalid_utf8_inside_a_json_string_is_a_400(client: Client, path: 
 
     assert response.status_code == 400, response.text
     assert "UTF-8" in response.json()["detail"]
+
+
+@pytest.fixture
+async def admin(client: Client, memory_services: Services) -> dict[str, str]:
+    await memory_services.users.sign_up("root", PASSWORD, is_admin=True)
+    return await log_in(client, "root")
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/users"), ("POST", "/records"), ("POST", "/auth/login")])
+async def test_an_empty_json_body_is_a_400_saying_so(
+    client: Client, admin: dict[str, str], method: str, path: str
+) -> None:
+    response = await client.request(method, path, headers={**admin, "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "the request body is empty; send a JSON object"
+    assert all("key" not in error for error in response.json().get("errors", [])), "no field is to blame"
+
+
+async def test_an_empty_password_change_is_a_400_saying_the_body_is_empty(
+    client: Client, reader: dict[str, str]
+) -> None:
+    response = await client.put("/users/me/password", headers={**reader, "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "the request body is empty; send a JSON object"
+
+
+@pytest.mark.parametrize("path", PUBLIC_JSON_ROUTES)
+async def test_json_that_is_not_an_object_is_a_400_saying_a_json_object_is_needed(client: Client, path: str) -> None:
+    response = await client.post(path, content=b"[]", headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "the request body must be a JSON object, not `array`"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/records", b'{"race": "asian", "year": 1e400}', "year"),
+        ("/auth/login", b'{"username": "ada", "password": -1e400}', "password"),
+    ],
+)
+async def test_a_json_number_out_of_range_is_a_400_naming_its_field(
+    client: Client, admin: dict[str, str], path: str, body: bytes, field: str
+) -> None:
+    response = await client.post(path, content=body, headers={**admin, "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith(f"{field}: a number out of range")
+    assert response.json()["errors"][0]["key"] == field
+
+
+async def test_a_number_out_of_range_deep_in_nested_json_is_a_400(client: Client) -> None:
+    body = b"[" * 900 + b"1e400" + b"]" * 900
+    response = await client.post("/users", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert "a number out of range" in response.json()["detail"]
+
+
+async def test_a_body_over_the_size_limit_is_a_413_naming_the_limit(client: Client, settings: Settings) -> None:
+    limit = settings.max_upload_bytes + MIB
+    body = b"x" * (limit + 1)
+    response = await client.post("/users", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413, response.text
+    assert f"limit of {limit:,} bytes" in response.json()["detail"]
+    assert "LIBDIB_MAX_UPLOAD_BYTES" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("media_type", ["text/plain", "application/x-www-form-urlencoded", None])

@@ -143,6 +143,37 @@ async def test_a_malformed_sign_up_answers_400_naming_the_field(
     assert_problem(response, 400, field)
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field", "message"),
+    [
+        ("/users", {"username": "ada"}, "password", "a required field is missing"),
+        ("/users", {"username": "ada", "password": PASSWORD, "is_admin": True}, "is_admin", "not a field of this body"),
+        ("/auth/login", {"username": "ada"}, "password", "a required field is missing"),
+        ("/auth/login", {"username": 5, "password": PASSWORD}, "username", "Expected `str`, got `int`"),
+        ("/auth/login", {"username": "ada", "password": "x" * 2000}, "password", "Expected `str` of length <= 1024"),
+    ],
+)
+async def test_a_malformed_body_answers_400_keyed_by_the_field_it_names_in_plain_words(
+    client: Client, path: str, body: dict[str, Any], field: str, message: str
+) -> None:
+    response = await client.post(path, json=body)
+
+    assert_problem(response, 400)
+    assert response.json()["detail"] == f"{field}: {message}"
+    assert response.json()["errors"] == [{"message": message, "key": field, "source": "body"}]
+
+
+async def test_a_login_form_with_another_grant_type_names_it_without_a_stray_backtick(client: Client) -> None:
+    response = await client.post(
+        "/auth/login",
+        content="grant_type=client_credentials&username=ada&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert_problem(response, 400)
+    assert response.json()["detail"] == "grant_type: Invalid enum value 'client_credentials'"
+
+
 async def test_sign_up_answers_403_when_closed() -> None:
     settings = make_settings(allow_signup="false")
     services = build_services(settings, backend="memory", hasher=FastHasher())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from libdib.domain.errors import (
     Conflict,
@@ -21,6 +23,7 @@ from libdib.domain.errors import (
     Unavailable,
 )
 from libdib.entrypoints.http.openapi import PROBLEM_MEDIA_TYPE
+from libdib.entrypoints.http.requests import EMPTY_BODY
 
 logger = logging.getLogger("libdib.http")
 
@@ -35,6 +38,12 @@ STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
     (Unavailable, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 """The one mapping from domain errors to HTTP statuses; the first matching class wins."""
+BODY = "data"
+"""The handler argument a body is decoded into: Litestar's key for an error about the body as a whole."""
+NO_BODY = "'data'"
+"""Litestar leaves an empty body out of the handler's arguments, then reports the missing argument like this."""
+BODY_FIELD = re.compile(r"Object (?P<what>missing required|contains unknown) field `(?P<field>[^`]+)`")
+NOT_AN_OBJECT = re.compile(r"Expected `object`, got `(?P<got>[^`]+)`")
 
 
 def problem(
@@ -65,15 +74,21 @@ def from_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[d
 def from_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     """A request that failed validation: the detail names each field and what is wrong with it."""
     errors = [e for e in exc.extra if isinstance(e, dict)] if isinstance(exc.extra, list) else []
-    errors = [_with_public_name(request, error) for error in errors]
+    errors = [_readable(_with_public_name(request, error)) for error in errors]
     messages = [_field_message(e) for e in errors]
     return problem(HTTPStatus.BAD_REQUEST, "; ".join(messages) or exc.detail, errors=errors or None)
 
 
-def from_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     """Litestar's own errors (404 route, 405, 413, 415...) in the same shape."""
     headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, exc.detail, headers)
+    detail = exc.detail
+    if isinstance(exc, RequestEntityTooLarge) and (limit := request.route_handler.resolve_request_max_body_size()):
+        detail = (
+            f"the request body is larger than the limit of {limit:,} bytes"
+            " (LIBDIB_MAX_UPLOAD_BYTES, plus 1 MiB for multipart framing)"
+        )
+    return problem(exc.status_code, detail, headers)
 
 
 def from_serialization_error(_: Request[Any, Any, Any], exc: SerializationException) -> Response[dict[str, Any]]:
@@ -93,6 +108,21 @@ def _with_public_name(request: Request[Any, Any, Any], error: dict[str, Any]) ->
     parameter = request.route_handler.parsed_fn_signature.parameters.get(str(error.get("key")))
     name = getattr(parameter.kwarg_definition, "name", None) if parameter is not None else None
     return {**error, "key": name} if name else error
+
+
+def _readable(error: dict[str, Any]) -> dict[str, Any]:
+    """An error about the body as a whole said in words, keyed by the field it names, if any (never by ``data``)."""
+    if error.get("key") != BODY:
+        return error
+    message, rest = str(error.get("message", "")), {"source": "body"}
+    if message == NO_BODY:
+        return {"message": EMPTY_BODY, **rest}
+    if found := BODY_FIELD.fullmatch(message):
+        said = "a required field is missing" if found["what"] == "missing required" else "not a field of this body"
+        return {"message": said, "key": found["field"], **rest}
+    if found := NOT_AN_OBJECT.fullmatch(message):
+        return {"message": f"the request body must be a JSON object, not `{found['got']}`", **rest}
+    return {"message": message, **rest}
 
 
 def _field_message(error: dict[str, Any]) -> str:
