@@ -297,6 +297,24 @@ async def test_deleting_a_dataset_deletes_its_records(loaded: Api) -> None:
     assert_problem(await loaded.client.delete(f"/datasets/{asian['id']}", headers=loaded.admin), {404}, "no dataset")
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "key"),
+    [
+        ("DELETE", "/datasets/0", "dataset_id"),
+        ("DELETE", "/records/0", "record_id"),
+        ("GET", "/records/0", "record_id"),
+        ("DELETE", "/users/0", "user_id"),
+    ],
+)
+async def test_an_impossible_id_is_a_400_naming_it_as_a_path_parameter(
+    loaded: Api, method: str, url: str, key: str
+) -> None:
+    response = await loaded.client.request(method, url, headers=loaded.admin)
+
+    assert_problem(response, {400}, f"^{key}: ")
+    assert response.json()["errors"] == [{"message": "Expected `int` >= 1", "key": key, "source": "path"}]
+
+
 async def test_only_an_admin_may_load_upload_or_delete(loaded: Api) -> None:
     before = await loaded.snapshot()
 

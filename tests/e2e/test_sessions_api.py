@@ -78,8 +78,12 @@ async def test_a_wrong_current_password_answers_401_and_counts_toward_the_thrott
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [
-        ({"current_password": PASSWORD, "new_password": "short"}, 422, "at least 12 characters"),
-        ({"current_password": PASSWORD, "new_password": "ada-" + NEW_PASSWORD}, 422, "must not contain your username"),
+        ({"current_password": PASSWORD, "new_password": "short"}, 422, "new_password: use at least 12 characters"),
+        (
+            {"current_password": PASSWORD, "new_password": "ada-" + NEW_PASSWORD},
+            422,
+            "new_password: must not contain your username",
+        ),
         ({"current_password": PASSWORD}, 400, "new_password"),
         ({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "admin": True}, 400, "admin"),
     ],

@@ -104,10 +104,18 @@ def from_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Re
 
 
 def _with_public_name(request: Request[Any, Any, Any], error: dict[str, Any]) -> dict[str, Any]:
-    """The error keyed by the parameter's name in the URL (``from``), not by the handler's argument (``year_from``)."""
-    parameter = request.route_handler.parsed_fn_signature.parameters.get(str(error.get("key")))
-    name = getattr(parameter.kwarg_definition, "name", None) if parameter is not None else None
-    return {**error, "key": name} if name else error
+    """The error keyed by the parameter's name in the URL (``from``), not by the handler's argument (``year_from``).
+
+    Litestar takes any argument whose name starts with ``data`` for the body; a path parameter (``dataset_id``)
+    is given its own source back.
+    """
+    key = str(error.get("key"))
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    if parameter is None:
+        return error
+    name = getattr(parameter.kwarg_definition, "name", None)
+    named = {**error, "key": name} if name else error
+    return {**named, "source": "path"} if key != BODY and key in request.path_params else named
 
 
 def _readable(error: dict[str, Any]) -> dict[str, Any]:

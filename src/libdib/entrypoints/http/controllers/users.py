@@ -12,7 +12,7 @@ from litestar.params import RequestBody
 from libdib.config import Settings
 from libdib.domain.errors import Forbidden
 from libdib.domain.identity import Claims, User
-from libdib.domain.users import UserService
+from libdib.domain.users import UserService, WeakPassword
 from libdib.entrypoints.http.clients import client_address
 from libdib.entrypoints.http.openapi import PUBLIC, THROTTLED
 from libdib.entrypoints.http.parameters import UserId
@@ -88,6 +88,10 @@ class UserController(Controller):
         user_service: NamedDependency[UserService],
     ) -> None:
         """Every other session of the account ends at once; the calling session goes on."""
-        await user_service.change_password(
-            request.user, request.auth.sid, data.current_password, data.new_password, client_address(request)
-        )
+        try:
+            await user_service.change_password(
+                request.user, request.auth.sid, data.current_password, data.new_password, client_address(request)
+            )
+        except WeakPassword as weak:
+            # The domain's rule speaks of `password`; in this body the field is `new_password`.
+            raise WeakPassword(f"new_{weak}" if str(weak).startswith("password:") else str(weak)) from None
