@@ -177,6 +177,26 @@ async def test_a_bad_bound_race_list_or_format_is_refused_naming_it(
     assert_problem(await reading.get("/records", **params), statuses, detail)
 
 
+@pytest.mark.parametrize(
+    ("params", "documented_as"),
+    [
+        ({"age_range": "25"}, "`age_range` not listed"),
+        ({"limit": 1001}, "`limit` over 1000"),
+        ({"race": "martian"}, "unknown race"),
+        ({"from": 2015, "to": 2010}, "`from` after `to`"),
+    ],
+)
+async def test_a_refused_listing_answers_the_status_its_docs_give_for_that_mistake(
+    reading: Api, params: dict[str, Any], documented_as: str
+) -> None:
+    response = await reading.get("/records", **params)
+    document = (await reading.client.get("/schema/openapi.json")).json()
+
+    responses = document["paths"]["/records"]["get"]["responses"]
+    assert documented_as in responses[str(response.status_code)]["description"], response.text
+    assert sum(documented_as in answer.get("description", "") for answer in responses.values()) == 1
+
+
 # Comparisons
 
 

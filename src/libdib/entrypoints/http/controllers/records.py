@@ -147,10 +147,15 @@ class RecordController(Controller):
         operation_id="ListRecords",
         summary="Filter and page the records, as JSON or (Accept: text/csv, or format=csv) as CSV",
         operation_class=ListRecordsOperation,
+        # A value outside a parameter's documented type, bounds or values is a 400 (as on /comparisons); a race is
+        # free text here (a comma-separated list), so an unknown one is a rule of the data: 422.
         responses={
-            422: ResponseSpec(
-                None, description="An unknown race or age range, or `from` after `to`; `detail` names the parameter"
-            )
+            400: ResponseSpec(
+                None,
+                description="A parameter outside its documented values or bounds (an `age_range` not listed, "
+                "a `limit` over 1000, a repeated or unknown parameter); `detail` names it",
+            ),
+            422: ResponseSpec(None, description="An unknown race, or `from` after `to`; `detail` names the parameter"),
         },
     )
     async def list_records(
