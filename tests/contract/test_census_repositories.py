@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from libdib.bootstrap import Services
 from libdib.domain.census import CensusTable, Dataset, Observation
 from libdib.domain.datasets import ROW_KEY, DatasetGone, RecordExists
 from libdib.domain.errors import Conflict
@@ -168,22 +169,73 @@ async def test_a_page_is_in_id_order_and_counts_the_total(uow_factory: UnitOfWor
     assert (past_the_end.items, past_the_end.total) == ([], 8)
 
 
-async def test_keyset_pages_chained_by_the_last_id_give_every_match_once_in_id_order(
-    uow_factory: UnitOfWorkFactory,
-) -> None:
-    await load(uow_factory, ASIAN, WHITE)
-    where = RecordFilter(races=("asian",))
-    async with uow_factory() as uow:
-        everything = await uow.records.after(where, 0, 10**6)
-        pages, after_id = [], 0
-        while page := await uow.records.after(where, after_id, 4):
-            pages.append(page)
-            after_id = page[-1].id
+async def replaced_with_a_new_row_and_a_record_added(uow_factory: UnitOfWorkFactory, store: Services) -> None:
+    """ASIAN and WHITE loaded, then two asian records whose ids come after every white one's.
 
-    assert [record for page in pages for record in page] == everything
-    assert [len(page) for page in pages] == [4, 2]
-    assert [record.id for record in everything] == sorted(record.id for record in everything)
-    assert [record.observation for record in everything] == ASIAN.observations
+    The reload lists a row the table did not have (a new id, in the middle of its table), and an added record
+    goes after its table's rows: in table order both come before WHITE's rows, in id order after them.
+    """
+    await load(uow_factory, ASIAN, WHITE)
+    reloaded = [*ASIAN.observations[:3], obs(2018), *ASIAN.observations[3:]]
+    await load(uow_factory, CensusTable(ASIAN.race, ASIAN.title, ASIAN.constant_dollar_year, reloaded))
+    await store.datasets.add_record("asian", obs(2020))
+
+
+async def test_keyset_chunks_chained_by_their_last_place_give_the_pages_records_in_table_order(
+    uow_factory: UnitOfWorkFactory, store: Services
+) -> None:
+    await replaced_with_a_new_row_and_a_record_added(uow_factory, store)
+    async with uow_factory() as uow:
+        listed = (await uow.records.page(RecordFilter(), 10**6, 0)).items
+        everything = await uow.records.after(RecordFilter(), None, 10**6)
+        chunks, place = [], None
+        while (chunk := await uow.records.after(RecordFilter(), place, 4)).items:
+            chunks.append(chunk.items)
+            place = chunk.last
+        past_the_end = await uow.records.after(RecordFilter(), place, 4)
+
+    assert everything.items == listed
+    assert [record for chunk in chunks for record in chunk] == listed
+    assert [len(chunk) for chunk in chunks] == [4, 4, 2]
+    assert (past_the_end.items, past_the_end.last) == ([], None)
+    tail = [("asian", 2010), ("asian", 2020), ("white", 2019), ("white", 2018)]
+    assert [(r.race, r.observation.year) for r in listed[6:]] == tail
+
+
+async def test_keyset_chunks_of_a_filter_give_its_matches_once_in_table_order(
+    uow_factory: UnitOfWorkFactory, store: Services
+) -> None:
+    await replaced_with_a_new_row_and_a_record_added(uow_factory, store)
+    where = RecordFilter(races=("white", "asian"), age_range="25-34")
+    async with uow_factory() as uow:
+        listed = (await uow.records.page(where, 10**6, 0)).items
+        chunks, place = [], None
+        while (chunk := await uow.records.after(where, place, 2)).items:
+            chunks.append(chunk.items)
+            place = chunk.last
+
+    assert [record for chunk in chunks for record in chunk] == listed
+    assert [(r.race, r.observation.year) for r in listed] == [
+        ("asian", 2019),
+        ("asian", 2017),
+        ("asian", 2017),
+        ("asian", 2018),
+        ("asian", 2019),
+        ("asian", 2020),
+        ("white", 2019),
+        ("white", 2018),
+    ]
+
+
+async def test_an_export_gives_the_records_as_the_listing_does_after_a_record_is_added_and_a_table_replaced(
+    uow_factory: UnitOfWorkFactory, store: Services
+) -> None:
+    await replaced_with_a_new_row_and_a_record_added(uow_factory, store)
+
+    for where in (RecordFilter(), RecordFilter(races=("asian", "white")), RecordFilter(year_from=2018)):
+        listed = (await store.datasets.records(where, 1000, 0)).items
+        exported = [record async for record in store.datasets.export(where)]
+        assert exported == listed
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from libdib.domain.ports import (
     Page,
     Provenance,
     RecordFilter,
+    TablePlace,
     UnitOfWorkFactory,
     Workbook,
     WorkbookReader,
@@ -38,7 +39,7 @@ from libdib.domain.ports import (
 
 MAX_PAGE_SIZE = 1000
 EXPORT_CHUNK = 1000
-"""Records an export reads per unit of work."""
+"""Records an export reads per unit of work (a keyset page in table order)."""
 LARGEST_NUMBER = 2**31 - 1
 """The number columns are 32-bit integers."""
 MAX_POPULATION_LENGTH = 200
@@ -391,7 +392,10 @@ class DatasetService:
         return await self._view.page(where, limit, offset)
 
     def export(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        """Every matching record in table order, read in chunks of ``EXPORT_CHUNK`` by id, each in its own unit.
+        """Every matching record in table order, read in keyset chunks of ``EXPORT_CHUNK``, each in its own unit.
+
+        Chunks follow the listing's order and begin after the place of the last record sent, never at an offset,
+        so a deep chunk costs what the first does and the export's records come as the listing's pages list them.
 
         No unit (so no pooled connection or transaction) stays open while the records are handed on, so a
         client that stops reading holds nothing. The export is not one snapshot: a record added or deleted
@@ -450,15 +454,15 @@ class DatasetService:
         return datasets
 
     async def _stream(self, where: RecordFilter) -> AsyncIterator[IncomeRecord]:
-        after_id = 0
+        place: TablePlace | None = None
         while True:
             async with self._uow(read_only=True) as uow:
-                chunk = await uow.records.after(where, after_id, EXPORT_CHUNK)
-            for record in chunk:
+                chunk = await uow.records.after(where, place, EXPORT_CHUNK)
+            for record in chunk.items:
                 yield record
-            if len(chunk) < EXPORT_CHUNK:
+            if len(chunk.items) < EXPORT_CHUNK or chunk.last is None:
                 return
-            after_id = chunk[-1].id
+            place = chunk.last
 
 
 def _ignore(_: LoadEvent) -> None:

@@ -227,6 +227,19 @@ class Page(Generic[T]):
     offset: int
 
 
+TablePlace = tuple[int, int]
+"""Where a record stands in table order: its dataset's id, then its place in that table (distinct within it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChunk:
+    """A keyset page of records in table order, and where the next one begins."""
+
+    items: list[IncomeRecord]
+    last: TablePlace | None
+    """The place of the last item (``None`` when there is none): the next chunk is the records after it."""
+
+
 class DatasetRepository(Protocol):
     """Loaded tables, one per race group."""
 
@@ -259,8 +272,11 @@ class RecordRepository(Protocol):
         """Matching records in table order (each table as published, records added later after its rows)."""
 
     @abstractmethod
-    async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
-        """The first ``limit`` matching records with an id above ``after_id``, in id (table) order."""
+    async def after(self, where: RecordFilter, place: TablePlace | None, limit: int) -> RecordChunk:
+        """The first ``limit`` matching records after ``place`` (from the first when ``None``), in table order.
+
+        The order is the listing's (``page``), so chunks chained by their ``last`` give what its pages give.
+        """
 
     @abstractmethod
     async def get(self, record_id: int) -> IncomeRecord | None:

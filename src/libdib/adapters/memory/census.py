@@ -6,12 +6,19 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
 
 from libdib.adapters.memory.state import MemoryState
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.datasets import DatasetGone, NaturalKey, RecordExists, natural_key
-from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
+from libdib.domain.ports import (
+    DatasetRepository,
+    Page,
+    Provenance,
+    RecordChunk,
+    RecordFilter,
+    RecordRepository,
+    TablePlace,
+)
 
 DATASETS = "datasets"
 RECORDS = "income_records"
@@ -74,7 +81,7 @@ class _Tables:
         return True
 
     def matching(self, where: RecordFilter) -> list[IncomeRecord]:
-        """The records ``where`` selects, in id order (the order tables were loaded and rows added)."""
+        """The records ``where`` selects, in table order."""
         return self.in_table_order(list(filter(where.matches, self.records.values())))
 
     def in_table_order(self, found: list[IncomeRecord]) -> list[IncomeRecord]:
@@ -149,11 +156,13 @@ class InMemoryRecordRepository(RecordRepository):
         found = self._tables.matching(where)
         return Page(found[offset : offset + limit], len(found), limit, offset)
 
-    async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
-        """The first ``limit`` matching records with an id above ``after_id``, in id order."""
-        found = sorted(self._tables.matching(where), key=attrgetter("id"))
-        start = bisect.bisect_right(found, after_id, key=attrgetter("id"))
-        return found[start : start + limit]
+    async def after(self, where: RecordFilter, place: TablePlace | None, limit: int) -> RecordChunk:
+        """The first ``limit`` matching records after ``place`` in table order."""
+        places = self._tables.order
+        found = self._tables.matching(where)
+        start = 0 if place is None else bisect.bisect_right(found, place, key=lambda record: places[record.id])
+        items = found[start : start + limit]
+        return RecordChunk(items, places[items[-1].id] if items else None)
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""
@@ -179,7 +188,7 @@ class InMemoryRecordRepository(RecordRepository):
         return self._tables.delete_record(record_id)
 
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
-        """The records of these races, age bracket and years, in id order."""
+        """The records of these races, age bracket and years, in table order."""
         found = [
             record
             for record in self._tables.records.values()

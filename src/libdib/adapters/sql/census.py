@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -40,7 +41,15 @@ from libdib.adapters.sql.violations import Violation, violated
 from libdib.domain.census import CensusTable, Dataset, IncomeRecord, LoadedTable, Observation
 from libdib.domain.datasets import DatasetGone, RecordExists
 from libdib.domain.errors import Conflict
-from libdib.domain.ports import DatasetRepository, Page, Provenance, RecordFilter, RecordRepository
+from libdib.domain.ports import (
+    DatasetRepository,
+    Page,
+    Provenance,
+    RecordChunk,
+    RecordFilter,
+    RecordRepository,
+    TablePlace,
+)
 
 datasets: Table = DatasetRow.__table__  # type: ignore[assignment]
 records: Table = RecordRow.__table__  # type: ignore[assignment]
@@ -393,7 +402,7 @@ class SqlDatasetRepository(DatasetRepository):
 
 
 class SqlRecordRepository(RecordRepository):
-    """Records in ``income_records``; ids follow table order."""
+    """Records in ``income_records``, in table order (``dataset_id``, ``position``), which ids may not follow."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -416,12 +425,18 @@ class SqlRecordRepository(RecordRepository):
         count = (await self._connection.execute(select(total))).scalar_one()
         return Page([], count, limit, offset)
 
-    async def after(self, where: RecordFilter, after_id: int, limit: int) -> list[IncomeRecord]:
-        """The first ``limit`` matching records with an id above ``after_id``, in id order (a keyset page)."""
-        statement = (
-            select(*RECORD_COLUMNS).where(*_where(where), records.c.id > after_id).order_by(records.c.id).limit(limit)
-        )
-        return [_record(row) for row in await self._connection.execute(statement)]
+    async def after(self, where: RecordFilter, place: TablePlace | None, limit: int) -> RecordChunk:
+        """The first ``limit`` matching records after ``place`` in table order (a keyset page).
+
+        The place is compared as one row value, so the table-order indexes (``(race, dataset_id, position)`` under
+        a race filter, ``(dataset_id, position)`` without one) begin their scan at it: a deep chunk skips nothing.
+        """
+        statement = select(*RECORD_COLUMNS, records.c.position).where(*_where(where))
+        if place is not None:
+            statement = statement.where(tuple_(*TABLE_ORDER) > tuple_(*place))
+        rows = (await self._connection.execute(statement.order_by(*TABLE_ORDER).limit(limit))).all()
+        last = None if not rows else (rows[-1].dataset_id, rows[-1].position)
+        return RecordChunk([_record(row) for row in rows], last)
 
     async def get(self, record_id: int) -> IncomeRecord | None:
         """The record with this id, if any."""
@@ -469,7 +484,7 @@ class SqlRecordRepository(RecordRepository):
         return result.rowcount > 0
 
     async def for_comparison(self, races: Sequence[str], age_range: str, years: Sequence[int]) -> list[IncomeRecord]:
-        """One indexed query (race, age range, year lead the natural key) in id order."""
+        """One indexed query (race, age range, year lead the natural key) in table order."""
         statement = (
             select(*RECORD_COLUMNS)
             .where(records.c.race.in_(races), records.c.age_range == age_range, records.c.year.in_(years))

@@ -173,7 +173,7 @@ class RecordController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
         offset: Offset = 0,
     ) -> Response[RecordPageResponse]:
-        """Records in id order: each table in its published order, tables in the order they were loaded.
+        """Records in table order: each table as published, records added later after its rows, tables as first loaded.
 
         With `Accept: text/csv` or `format=csv` the matching records come as CSV with a header line, streamed:
         all of them, or the page that `limit` and `offset` select when either is given.
