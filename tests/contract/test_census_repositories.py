@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from libdib.adapters.lease import DATA, REVOCATION, ReadEpochs
 from libdib.bootstrap import Services
 from libdib.domain.census import CensusTable, Dataset, Observation
 from libdib.domain.datasets import ROW_KEY, DatasetGone, RecordExists
@@ -236,6 +237,28 @@ async def test_an_export_gives_the_records_as_the_listing_does_after_a_record_is
         listed = (await store.datasets.records(where, 1000, 0)).items
         exported = [record async for record in store.datasets.export(where)]
         assert exported == listed
+
+
+async def test_a_data_write_that_changes_no_row_leaves_the_epochs_and_one_that_changes_a_row_moves_data(
+    uow_factory: UnitOfWorkFactory, epochs: ReadEpochs
+) -> None:
+    (asian,) = await load(uow_factory, ASIAN)
+    before = await epochs()
+
+    async with uow_factory() as uow:
+        assert await uow.records.delete(10**9) is False
+        assert await uow.datasets.delete(asian.id + 1000) is False
+        await uow.commit()
+    unmoved = await epochs()
+    async with uow_factory() as uow:
+        (first,) = (await uow.records.page(RecordFilter(), 1, 0)).items
+        assert await uow.records.delete(first.id) is True
+        await uow.commit()
+    after = await epochs()
+
+    assert unmoved == before
+    assert after[DATA] > before[DATA]
+    assert after[REVOCATION] == before[REVOCATION]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from libdib.adapters.lease import REVOCATION, ReadEpochs
+from libdib.adapters.lease import DATA, REVOCATION, ReadEpochs
 from libdib.domain.errors import NotFound
 from libdib.domain.identity import AuthSession, Claims, NewUser, TokenKind, User
 from libdib.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -357,6 +357,30 @@ async def test_revoking_a_revoked_token_is_reported_and_leaves_the_epoch_alone(
         await uow.commit()
 
     assert await epoch(epochs) == before
+
+
+async def test_a_purge_or_delete_that_removes_no_row_leaves_the_epochs_and_one_that_removes_a_row_moves_them(
+    uow_factory: UnitOfWorkFactory, epochs: ReadEpochs
+) -> None:
+    ada = await add_user(uow_factory)
+    await start_session(uow_factory, ada, expires_at=NOW + HOUR)
+    before = await epochs()
+
+    # What every worker's periodic purge does when nothing expired: no token withdrawn, nothing to forget.
+    async with uow_factory() as uow:
+        assert await uow.sessions.purge_expired(NOW) == 0
+        assert await uow.users.delete(ada.id + 1000) is False
+        await uow.commit()
+    unmoved = await epochs()
+    await start_session(uow_factory, ada, expires_at=NOW - HOUR)
+    async with uow_factory() as uow:
+        assert await uow.sessions.purge_expired(NOW) == 1
+        await uow.commit()
+    after = await epochs()
+
+    assert unmoved == before
+    assert after[REVOCATION] > before[REVOCATION]
+    assert after[DATA] == before[DATA]
 
 
 async def test_ending_the_other_sessions_keeps_the_one_named_and_other_users_sessions(
