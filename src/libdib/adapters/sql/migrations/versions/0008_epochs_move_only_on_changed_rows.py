@@ -2,11 +2,14 @@
 
 A statement-level trigger fires once per statement, also for one that changes no row. A purge of expired sessions
 that found none advanced the ``revocation`` epoch, so every worker forgot the token checks it held and the purge
-waited a lease, however often it ran; a delete, insert or update of datasets or records that matched nothing
-advanced ``data`` likewise. Each statement trigger now receives the statement's rows as a transition table and
-advances its epoch only when that holds a row. A statement that changes rows still advances it once, however
-many: bulk loads stay one step. The row triggers (0004) fire only for a row already, as SQLite's triggers (all per
-row) and the memory store's commits (which count changed rows) do: nothing changes on SQLite.
+waited a lease, however often it ran; a delete of datasets or records that matched nothing advanced ``data``
+likewise. These statement triggers now receive the statement's rows as a transition table and advance their
+epoch only when it holds a row; a statement that changes rows still advances it once, however many.
+
+Inserts and updates of records keep 0004's triggers: PostgreSQL would copy every row of a load's bulk statements
+into the transition table, and those statements always change rows. The row triggers (0004) fire only for a row
+already, as SQLite's triggers (all per row) and the memory store's commits (which count changed rows) do: nothing
+changes on SQLite.
 
 Revision ID: 0008
 Revises: 0007
@@ -29,11 +32,8 @@ STATEMENT_TRIGGERS = (
     # (trigger name, table, event, epoch): the statement-level triggers of 0004, as it named them
     ("users_withdraw_on_delete", "users", "DELETE", REVOCATION),
     ("auth_sessions_withdraw_on_delete", "auth_sessions", "DELETE", REVOCATION),
-    *(
-        (f"{table}_data_on_{event.lower()}", table, event, DATA)
-        for table in ("datasets", "income_records")
-        for event in ("INSERT", "UPDATE", "DELETE")
-    ),
+    *((f"datasets_data_on_{event.lower()}", "datasets", event, DATA) for event in ("INSERT", "UPDATE", "DELETE")),
+    ("income_records_data_on_delete", "income_records", "DELETE", DATA),
 )
 CHANGED_ROWS = "changed_rows"
 """The transition table every statement trigger names (the function reads it by this name): the rows its statement
